@@ -1,0 +1,69 @@
+"""Small records the tasks hand to each other inside the work dir.
+
+- the current Paddle Inference library (fetch-lib / build-lib set it, build-demo,
+  run and lock read it): <lib_dir>/current.json
+- the demo build (build-demo writes it, the cpp runner reads it):
+  <work_dir>/demo/build.json
+Each is written atomically (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .settings import LabSettings
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to `path` through a temporary file in the same directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def current_library_file(settings: LabSettings) -> Path:
+    return settings.lib_dir / "current.json"
+
+
+def current_library(settings: LabSettings) -> dict | None:
+    """{"path": ..., "row_id": ..., "source": "fetch"|"build"|"manual", ...} or None."""
+    return _read_json(current_library_file(settings))
+
+
+def set_current_library(settings: LabSettings, path: Path, row_id: str | None,
+                        source: str, **extra: Any) -> dict:
+    record = {"path": str(Path(path).resolve()), "row_id": row_id, "source": source, **extra}
+    write_json_atomic(current_library_file(settings), record)
+    return record
+
+
+def demo_build_file(settings: LabSettings) -> Path:
+    return settings.work_dir / "demo" / "build.json"
+
+
+def demo_build(settings: LabSettings) -> dict | None:
+    """{"lib": abs library path, "binaries": {"trt_clas": path, "test_acc": path}, ...}."""
+    return _read_json(demo_build_file(settings))
+
+
+def save_demo_build(settings: LabSettings, record: dict) -> None:
+    write_json_atomic(demo_build_file(settings), record)
