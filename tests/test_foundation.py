@@ -1,0 +1,116 @@
+"""The shared base: settings, result JSON, state records, the lock file, the task collection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_invoke
+from toolchain.errors import LabError
+from toolchain.lockfile import library_entry, load_lock, save_lock, set_library_entry
+from toolchain.results import JsonResult
+from toolchain.runners.result import LatencyStats, percentile
+from toolchain.settings import LabSettings
+from toolchain.state import current_library, set_current_library
+
+
+def test_settings_resolve_relative_paths_and_keep_sections(tmp_path):
+    s = LabSettings.from_mapping({"work_dir": "w", "models": {"default": "x"}}, base=tmp_path)
+    assert s.work_dir == tmp_path / "w"
+    assert s.cache_dir == Path("~/.cache/paddle-trt-lab").expanduser()
+    assert s.section("models") == {"default": "x"}
+    assert s.section("absent") == {}
+
+
+def test_invoke_yaml_declares_every_default():
+    from invoke.util import yaml  # Invoke's own YAML loader
+    declared = yaml.safe_load((ROOT / "invoke.yaml").read_text())["lab"]
+    from toolchain.settings import DEFAULTS
+    for key, value in DEFAULTS.items():
+        assert key in declared, f"invoke.yaml does not declare lab.{key}"
+        assert str(declared[key]) == str(value), key
+
+
+def test_result_json_handles_paths_and_nesting(tmp_path):
+    @dataclass
+    class Inner(JsonResult):
+        p: Path
+
+    @dataclass
+    class Outer(JsonResult):
+        items: list
+        inner: Inner
+
+    out = json.loads(Outer(items=[(1, 2)], inner=Inner(tmp_path)).to_json())
+    assert out == {"items": [[1, 2]], "inner": {"p": str(tmp_path)}}
+
+
+def test_latency_stats_match_numpy_percentiles():
+    rng = np.random.default_rng(7)
+    samples = list(rng.gamma(2.0, 3.0, size=101))
+    st = LatencyStats.from_samples(samples)
+    for q, got in ((50, st.p50), (90, st.p90), (99, st.p99)):
+        assert got == pytest.approx(float(np.percentile(samples, q)))
+    assert st.min == min(samples) and st.max == max(samples)
+    assert st.mean == pytest.approx(float(np.mean(samples)))
+    assert percentile([], 50) != percentile([], 50)  # NaN for no samples
+    with pytest.raises(ValueError):
+        LatencyStats.from_samples([])
+
+
+def test_lock_round_trip_keeps_other_tables(tmp_path):
+    path = tmp_path / "lab.lock.toml"
+    assert load_lock(path) == {}
+    data = {"tool": {"version": "0.1.0"}}
+    set_library_entry(data, "3.0.0-cpu", {"sha256": "ab" * 32, "size": 10})
+    save_lock(path, data)
+    again = load_lock(path)
+    assert again["tool"] == {"version": "0.1.0"}
+    assert library_entry(again, "3.0.0-cpu")["size"] == 10
+    assert library_entry(again, "other") is None
+    path.write_text("[broken\n")
+    with pytest.raises(LabError) as err:
+        load_lock(path)
+    assert str(path) in str(err.value)
+
+
+def test_current_library_record(tmp_path):
+    s = LabSettings.from_mapping({"work_dir": "w", "lib_dir": "w/lib"}, base=tmp_path)
+    assert current_library(s) is None
+    set_current_library(s, tmp_path / "lib1", "row-1", "fetch")
+    rec = current_library(s)
+    assert rec["row_id"] == "row-1" and rec["path"] == str((tmp_path / "lib1").resolve())
+    assert not [p for p in (tmp_path / "w" / "lib").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_every_task_documents_every_flag():
+    from toolchain.tasks import collection
+
+    ns = collection()
+    assert ns.task_names, "no tasks found"
+    for name in ns.task_names:
+        t = ns[name]
+        doc = (t.__doc__ or "").strip()
+        assert doc, f"task {name} has no docstring"
+        params = list(t.argspec(t.body).parameters)
+        missing = [p for p in params if p not in t.help]
+        assert not missing, f"task {name}: flags without help: {missing}"
+
+
+def test_invoke_list_shows_tasks():
+    proc = run_invoke("--list", check=True)
+    assert "Available tasks" in proc.stdout
+
+
+def test_readme_commands_are_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "ci:test-command" in readme and "ci:test-command" in ci
+    assert "pytest" in readme.split("<!-- ci:test-command -->")[1].split("<!-- /ci")[0]
+    assert "invoke quickstart" in readme.split("<!-- ci:quickstart-command -->")[1]
+    subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
