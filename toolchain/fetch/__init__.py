@@ -1,0 +1,1 @@
+"""fetch-lib: resolve a manifest row, download, verify, extract, install."""

@@ -1,0 +1,316 @@
+"""fetch-lib end to end: resolve -> plan -> (cache | download) -> verify -> install.
+
+Checksums: the manifest's sha256/md5 when it has one, else the lock file's
+[libraries."<row id>"] entry; with neither, the first download's sha256 is
+recorded there (trust on first use) and enforced on every later fetch.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import LabError
+from ..library import LibraryVersionInfo, version_mismatches
+from ..lockfile import library_entry, load_lock, save_lock, set_library_entry
+from ..manifest import LibraryRecipe, find_recipe, load_manifest
+from ..results import JsonResult
+from ..settings import LabSettings
+from .cache import ArtifactCache
+from .plan import FetchPlan, mirror_url
+from .resolve import LibraryRequest, Resolution, apply_auto, filter_rows, resolve
+
+FETCH_DEFAULTS = {"mirror": "", "connect_timeout": 10, "read_timeout": 60, "retries": 5,
+                  "attempts": 6}
+
+
+@dataclass
+class FetchOptions:
+    mirror: str | None = None
+    archive: Path | None = None
+    locked: bool = False
+    dry_run: bool = False
+    auto: bool = False
+    progress: bool = True
+    force: bool = False
+
+
+@dataclass
+class FetchResult(JsonResult):
+    row_id: str
+    status: str                       # planned | installed | already-installed
+    url: str
+    install_dir: str
+    archive: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    checksum_source: str | None = None   # manifest | lock | recorded (first use)
+    cache_hit: bool = False
+    bytes_downloaded: int = 0
+    resumed_from: int = 0
+    restarts: int = 0
+    reasons: list[str] = field(default_factory=list)
+    version_txt: LibraryVersionInfo | None = None
+    row: LibraryRecipe | None = None
+    script: str | None = None
+
+
+@dataclass
+class LibraryList(JsonResult):
+    """--list: the matching rows (best first) and any --auto notes."""
+
+    rows: list[LibraryRecipe] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fetch_settings(settings: LabSettings) -> dict[str, Any]:
+    merged = dict(FETCH_DEFAULTS)
+    merged.update({k: v for k, v in settings.section("fetch").items() if v not in (None, "")})
+    return merged
+
+
+def _pinned_row(lock: dict) -> str | None:
+    """The row `invoke lock` pinned ([library] row_id), else the only [libraries] entry."""
+    row_id = (lock.get("library") or {}).get("row_id")
+    if row_id:
+        return row_id
+    libs = lock.get("libraries") or {}
+    return next(iter(libs)) if len(libs) == 1 else None
+
+
+def choose_row(settings: LabSettings, req: LibraryRequest, opts: FetchOptions,
+               lock: dict, rows: list[LibraryRecipe], report: Any = None) -> Resolution:
+    """Which row to fetch: the lock's pin with --locked, else the resolver's pick."""
+    notes: list[str] = []
+    if opts.auto:
+        if report is None:
+            from ..probe import collect_report  # engineer A's; imported only for --auto
+
+            report = collect_report(settings)
+        req, notes = apply_auto(req, report)
+    if opts.locked:
+        pinned = _pinned_row(lock)
+        if pinned:
+            row = find_recipe(pinned, rows)
+            if row is None:
+                raise LabError(f"the lock pins library row {pinned!r}, which is not in the "
+                               "manifest", where=str(settings.lock_file),
+                               hint="update the lock (`invoke lock`) or the manifest")
+            if filter_rows(req, [row], include_unselectable=True) == [] and _has_filters(req):
+                raise LabError(f"--locked: the lock pins {pinned}, which does not match the "
+                               "flags given", where=str(settings.lock_file),
+                               hint="drop the flags to fetch the pinned row, or drop --locked")
+            return Resolution(row=row, reasons=notes + [f"pinned by the lock file: {pinned}"],
+                              candidates=1)
+    res = resolve(req, rows)
+    res.reasons[:0] = notes
+    return res
+
+
+def _has_filters(req: LibraryRequest) -> bool:
+    return any([req.paddle, req.cuda, req.cudnn, req.trt, req.gcc, req.device, req.math,
+                req.no_avx])
+
+
+def make_plan(settings: LabSettings, res: Resolution, opts: FetchOptions, lock: dict
+              ) -> FetchPlan:
+    row = res.row
+    cfg = fetch_settings(settings)
+    cache = ArtifactCache(settings.cache_dir)
+    entry = library_entry(lock, row.id) or {}
+    sha, md5, size, source = row.sha256, row.md5, None, None
+    if sha:
+        source = "manifest"
+        if entry.get("sha256") and entry["sha256"] != sha:
+            raise LabError(f"the manifest and the lock disagree about {row.id}: manifest "
+                           f"sha256 {sha}, lock sha256 {entry['sha256']}",
+                           where=str(settings.lock_file),
+                           hint="find out which is right; fix the lock entry")
+    elif entry.get("sha256"):
+        sha, size, source = entry["sha256"], entry.get("size"), "lock"
+        md5 = md5 or entry.get("md5")
+    if opts.locked and not sha:
+        raise LabError(f"--locked: the lock has no checksum for {row.id}",
+                       where=str(settings.lock_file),
+                       hint="fetch it once without --locked to record it (trust on first use), "
+                            "or add [libraries.\"" + row.id + "\"] sha256 = ... by hand")
+    return FetchPlan(
+        row=row, url=mirror_url(row.url, opts.mirror or cfg.get("mirror") or None),
+        archive=Path(opts.archive).resolve() if opts.archive else None,
+        part_path=cache.part_path(row.id, row.lib_file),
+        cache_path=cache.blob_path(sha, row.lib_file) if sha else None,
+        install_dir=settings.lib_dir / row.id,
+        expected_sha256=sha, expected_md5=md5, expected_size=size, checksum_source=source,
+        reasons=list(res.reasons))
+
+
+def _version_check(row: LibraryRecipe):
+    def check(found) -> None:
+        info = found.version
+        problems = version_mismatches(info, row.cuda, row.cudnn, row.tensorrt)
+        if row.device in ("gpu", "jetson") and info.with_gpu is False:
+            problems.append("version.txt says WITH_GPU: OFF for a GPU row")
+        if row.device == "cpu" and info.with_gpu:
+            problems.append("version.txt says WITH_GPU: ON for a CPU row")
+        if info.paddle_version and not info.paddle_version.startswith(
+                row.paddle_version.split("-")[0]):
+            problems.append(f"Paddle: expected {row.paddle_version}, version.txt says "
+                            f"{info.paddle_version}")
+        if problems:
+            raise LabError(f"the archive's version.txt disagrees with row {row.id}: "
+                           + "; ".join(problems), where=str(found.path / "version.txt"),
+                           hint="the mirror/file holds another build; pick the row that matches "
+                                "it, or fix the mirror")
+    return check
+
+
+def _digest_error(what: str, expected: str, actual: str, path: Path | None,
+                  deleted: bool) -> LabError:
+    return LabError(f"{what} mismatch: expected {expected}, got {actual}"
+                    + (" (the download was deleted)" if deleted else ""),
+                    where=str(path) if path else None,
+                    hint="the server/mirror sent a different file; check --mirror, or if the "
+                         "lock entry is wrong remove it from the lock file and fetch again")
+
+
+def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions,
+                  report: Any = None, rows: list[LibraryRecipe] | None = None
+                  ) -> FetchResult:
+    """Resolve, download (or take from cache / --archive), verify, install."""
+    from ..library import inspect_library
+    from .extract import install_archive, installed_marker
+
+    rows = rows if rows is not None else load_manifest()
+    lock = load_lock(settings.lock_file)
+    res = choose_row(settings, req, opts, lock, rows, report)
+    plan = make_plan(settings, res, opts, lock)
+    row = plan.row
+    result = FetchResult(row_id=row.id, status="planned", url=plan.url,
+                         install_dir=str(plan.install_dir), reasons=plan.reasons, row=row,
+                         checksum_source=plan.checksum_source, sha256=plan.expected_sha256)
+    if opts.dry_run:
+        from .plan import render_script
+
+        result.script = render_script(plan)
+        return result
+    if plan.archive and not plan.archive.is_file():
+        raise LabError("--archive: no such file", where=str(plan.archive),
+                       hint="give the path of a downloaded paddle_inference.tgz")
+    cfg = fetch_settings(settings)
+    cache = ArtifactCache(settings.cache_dir)
+
+    def waiting() -> None:
+        if opts.progress:
+            from rich.console import Console
+
+            Console(stderr=True).print(f"waiting for another fetch of {row.id} ...")
+
+    with cache.lock(row.id, on_wait=waiting):
+        marker = installed_marker(settings.lib_dir, row.id)
+        if (marker and not opts.force and not plan.archive
+                and (plan.expected_sha256 is None or marker.get("sha256") == plan.expected_sha256)
+                and (plan.expected_sha256 or cache.lookup_key(row.id))
+                and inspect_library(plan.install_dir).ok):
+            return _finish(settings, result, plan, marker["sha256"], marker.get("size"),
+                           "already-installed", cache_hit=True)
+        archive, sha, size, got = _obtain(settings, plan, cache, cfg, opts, result)
+        recorded = False
+        if plan.expected_sha256 is None:
+            # Fetches of other rows may record at the same time: serialise the
+            # read-modify-write of the lock file.
+            import hashlib
+
+            key = "lockfile-" + hashlib.sha1(str(settings.lock_file.resolve()).encode()
+                                             ).hexdigest()[:16]
+            with cache.lock(key):
+                lock = load_lock(settings.lock_file)
+                set_library_entry(lock, row.id, {
+                    "url": row.url, "sha256": sha, "size": size,
+                    "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    "source": "archive" if plan.archive else "download"})
+                save_lock(settings.lock_file, lock)
+            recorded = True
+        marker = {"row_id": row.id, "sha256": sha, "size": size, "url": row.url,
+                  "installed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        install_archive(archive, settings.lib_dir, row.id, _version_check(row), marker)
+        if recorded:
+            result.checksum_source = "recorded"
+        return _finish(settings, result, plan, sha, size, "installed", cache_hit=got)
+
+
+def _obtain(settings: LabSettings, plan: FetchPlan, cache: ArtifactCache, cfg: dict,
+            opts: FetchOptions, result: FetchResult) -> tuple[Path, str, int, bool]:
+    """The verified archive on disk: (path, sha256, size, was a cache hit)."""
+    from .download import download, hash_file
+
+    row = plan.row
+    want_md5 = bool(plan.expected_md5)
+    if plan.archive:
+        sha, md5, size = hash_file(plan.archive, want_md5)
+        _verify(plan, sha, md5, size, plan.archive, delete=False)
+        result.archive = str(plan.archive)
+        return plan.archive, sha, size, False
+    if plan.expected_sha256:
+        hit = cache.lookup(plan.expected_sha256, row.lib_file, plan.expected_size)
+        if hit:
+            return hit, plan.expected_sha256, hit.stat().st_size, True
+    else:
+        found = cache.lookup_key(row.id)
+        if found:
+            path, entry = found
+            return path, entry["sha256"], entry["size"], True
+    out = download(plan.url, plan.part_path, expected_size=plan.expected_size,
+                   want_md5=want_md5, connect_timeout=float(cfg["connect_timeout"]),
+                   read_timeout=float(cfg["read_timeout"]), retries=int(cfg["retries"]),
+                   attempts=int(cfg["attempts"]), progress=opts.progress)
+    result.bytes_downloaded = out.bytes_received
+    result.resumed_from = out.resumed_from
+    result.restarts = out.restarts
+    _verify(plan, out.sha256, out.md5, out.size, out.path, delete=True)
+    blob = cache.store(out.path, out.sha256, row.lib_file)
+    cache.record(row.id, {"sha256": out.sha256, "size": out.size, "name": row.lib_file,
+                          "url": plan.url})
+    return blob, out.sha256, out.size, False
+
+
+def _verify(plan: FetchPlan, sha: str, md5: str | None, size: int, path: Path,
+            delete: bool) -> None:
+    checks = [("sha256", plan.expected_sha256, sha), ("md5", plan.expected_md5, md5)]
+    for name, expected, actual in checks:
+        if expected and expected.lower() != (actual or "").lower():
+            if delete:
+                Path(path).unlink(missing_ok=True)
+            raise _digest_error(f"{name} ({plan.checksum_source})", expected, actual or "?",
+                                path, delete)
+
+
+def _finish(settings: LabSettings, result: FetchResult, plan: FetchPlan, sha: str,
+            size: int | None, status: str, cache_hit: bool) -> FetchResult:
+    from ..library import inspect_library
+    from ..state import set_current_library
+
+    set_current_library(settings, plan.install_dir, plan.row.id, "fetch", sha256=sha,
+                        size=size, url=plan.row.url)
+    result.status, result.sha256, result.size, result.cache_hit = status, sha, size, cache_hit
+    result.version_txt = inspect_library(plan.install_dir).version
+    return result
+
+
+def list_libraries(req: LibraryRequest, rows: list[LibraryRecipe] | None = None,
+                   ) -> list[LibraryRecipe]:
+    """Rows for --list: every row matching the filters, removed ones included (marked)."""
+    from .resolve import rank_key
+
+    from dataclasses import replace
+
+    from .resolve import DEVICES
+
+    rows = rows if rows is not None else load_manifest()
+    if req.device or req.cuda or req.cudnn or req.trt or req.cuda_max:
+        matches = filter_rows(req, rows, include_unselectable=True)
+    else:  # no device asked for: every device
+        matches = [r for d in DEVICES
+                   for r in filter_rows(replace(req, device=d), rows, include_unselectable=True)]
+    return sorted(matches, key=rank_key, reverse=True)
