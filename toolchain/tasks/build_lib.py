@@ -1,0 +1,146 @@
+"""invoke build-lib: build the Paddle Inference library (with TensorRT) from source."""
+
+from __future__ import annotations
+
+from ..cli import emit, lab_task
+
+HELP = {
+    "ref": "the Paddle git ref to build: a release tag (v1.8.5, v2.6.2, v3.0.0), a release "
+           "branch (release/2.6) or a commit (then --era, or --src with a checkout to "
+           "`git describe`)",
+    "src": "build this existing Paddle checkout instead of cloning (it is checked out at --ref)",
+    "repo": "clone from this URL (default lab.build.repo_url, the PaddlePaddle GitHub repo)",
+    "era": "1.8 | 2.x | 3.x: the Paddle era of a commit --ref (tags name it themselves)",
+    "gpu": "a GPU build with TensorRT (the default)",
+    "cpu": "a CPU-only build (WITH_GPU=OFF, no TensorRT)",
+    "trt_root": "TensorRT root holding include/NvInfer.h and lib/libnvinfer.so "
+                "(default lab.trt_root, then $TENSORRT_ROOT)",
+    "cuda_root": "CUDA toolkit root (default lab.cuda_root, $CUDA_HOME, the nvcc on PATH)",
+    "cuda_arch": "auto (CUDA_ARCH_NAME=Auto, this machine's GPUs), an arch name (Turing, "
+                 "Ampere, ...) or SM numbers 75,80,90 (CUDA_ARCH_NAME=Manual + CUDA_ARCH_BIN)",
+    "mkl": "MKL + oneDNN math (the default; WITH_MKL=ON, WITH_MKLDNN/WITH_ONEDNN=ON)",
+    "openblas": "OpenBLAS math without oneDNN (WITH_MKL=OFF)",
+    "python": "also build the Python package (WITH_PYTHON=ON, PY_VERSION of this Python)",
+    "no_python": "the C++ inference library only (WITH_PYTHON=OFF; the default)",
+    "jobs": "parallel compile jobs (default: min(cores, memory GB // 3))",
+    "build_dir": "cmake build dir (default <work_dir>/build-lib/<ref>-<gpu|cpu>/build)",
+    "install_dir": "where the validated library lands (default <lib_dir>/build-<ref>-<gpu|cpu>)",
+    "cmake_arg": "extra cmake argument, repeatable; overrides a planned -D of the same name "
+                 "(write --cmake-arg=-DWITH_ONNXRUNTIME=ON or --cmake-arg WITH_ONNXRUNTIME=ON)",
+    "clean": "wipe the build dir first (default: resume the previous build)",
+    "dry_run": "print the plan as a bash script (with the preflight results) and run nothing",
+    "json": "print the result (or with --dry-run the plan and preflight) as JSON",
+}
+
+
+@lab_task(help=HELP, iterable=["cmake_arg"], auto_shortflags=False)
+def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root="",
+              cuda_root="", cuda_arch="auto", mkl=False, openblas=False, python=False,
+              no_python=False, jobs=0, build_dir="", install_dir="", cmake_arg=None,
+              clean=False, dry_run=False, json_=False):
+    """Build Paddle Inference with TensorRT from source: plan, preflight, build, register.
+
+    For when no prebuilt library fits (another TensorRT minor, a newer CUDA, a patch).
+    Plans the git steps, the cmake flags of the ref's Paddle era (WITH_MKLDNN vs
+    WITH_ONEDNN, FLUID_ vs PADDLE_INFERENCE_INSTALL_DIR, ...) and the make steps;
+    checks TensorRT/CUDA/cuDNN/gcc/disk/jobs before the first hour is spent (every
+    failed check at once, with its fix); then runs the build with a progress bar,
+    logging to <work_dir>/build-lib/<ref>-<variant>/build-lib.log. Re-running resumes
+    (no re-clone, no reconfigure with the same flags); --clean starts over. The
+    result is validated and registered like a fetched library, so build-demo uses it.
+
+    Examples:
+      invoke build-lib --ref v2.6.2 --trt-root /opt/TensorRT-8.6.1.6 --dry-run
+      invoke build-lib --ref v3.0.0 --trt-root /opt/TensorRT-10.5.0.18 --cuda-arch 80,90
+      invoke build-lib --ref v1.8.5 --cpu --jobs 4
+      invoke build-lib --ref 0a1b2c3 --era 3.x --src ~/Paddle --trt-root /opt/trt
+    See docs/build-lib.md.
+    """
+    from ..errors import LabError
+    from ..settings import LabSettings
+    from ..srcbuild.facts import load_build_facts
+    from ..srcbuild.plan import plan_build, render_script
+    from ..srcbuild.preflight import preflight_summary, run_preflight
+    from ..srcbuild.request import build_settings, resolve_request
+
+    if gpu and cpu:
+        raise LabError("--gpu and --cpu both given", hint="pick one")
+    if mkl and openblas:
+        raise LabError("--mkl and --openblas both given", hint="pick one")
+    if python and no_python:
+        raise LabError("--python and --no-python both given", hint="pick one")
+    if src and repo:
+        raise LabError("--src and --repo both given",
+                       hint="--src builds an existing checkout; --repo says where to clone from")
+    settings = LabSettings.from_context(c)
+    facts = load_build_facts()
+    request = resolve_request(
+        settings, facts, ref=ref, src=src, repo=repo, gpu=not cpu, trt_root=trt_root,
+        cuda_root=cuda_root, cuda_arch=cuda_arch, math="openblas" if openblas else "mkl",
+        python=python, jobs=int(jobs or 0), build_dir=build_dir, install_dir=install_dir,
+        cmake_args=list(cmake_arg or []), clean=clean, era=era)
+    plan = plan_build(request, facts)
+    report = run_preflight(plan, facts, build_settings(settings))
+
+    if dry_run:
+        script = render_script(plan, header_lines=preflight_summary(report))
+        if json_:
+            import json
+            import sys
+
+            sys.stdout.write(json.dumps({"plan": plan.to_dict(), "preflight": report.to_dict(),
+                                         "script": script}, indent=2) + "\n")
+        else:
+            import sys
+
+            sys.stdout.write(script)
+        return
+
+    from ..cli import console
+
+    if not json_:
+        _render_preflight(console(), report)
+    if not report.ok:
+        lines = [f"{c.name}: {c.detail}" + (f"\n      fix: {c.fix}" if c.fix else "")
+                 for c in report.failed]
+        raise LabError(f"preflight failed ({len(lines)} of {len(report.checks)} checks); "
+                       "nothing was run:\n  - " + "\n  - ".join(lines),
+                       hint="fix the checks above and run again (--dry-run shows the plan)")
+
+    from ..srcbuild.executor import execute_plan
+
+    result = execute_plan(plan, settings, facts, trt_version=report.versions.get("tensorrt"),
+                          preflight=report.to_dict())
+    emit(result, json_, _render_result)
+
+
+def _render_preflight(con, report) -> None:
+    from rich.table import Table
+
+    table = Table(title="build-lib preflight", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("found")
+    table.add_column("fix")
+    style = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    for c in report.checks:
+        table.add_row(c.name, f"[{style[c.status]}]{c.status}[/]", c.detail,
+                      c.fix if c.status != "ok" and c.fix else "")
+    con.print(table)
+
+
+def _render_result(con, result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"build-lib {result.ref} ({result.era})")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    for s in result.steps:
+        table.add_row(s.name, s.status if s.status == "ran" else f"[dim]skipped: {s.reason}[/]",
+                      f"{s.seconds:.1f}" if s.status == "ran" else "")
+    con.print(table)
+    con.print(f"library  {result.library}  (registered as {result.row_id}, source=build)")
+    con.print(f"commit   {result.commit or '?'}")
+    con.print(f"log      {result.log_file}")
+    con.print("next     invoke build-demo")
