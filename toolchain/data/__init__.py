@@ -1,0 +1,1 @@
+"""Image datasets: the bin / slim-dir formats, the reference preprocessing, sample data."""

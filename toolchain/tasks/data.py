@@ -1,0 +1,141 @@
+"""Tasks `preprocess` and `sample-data`: images to a dataset file, and a dataset to try it on."""
+
+from __future__ import annotations
+
+from ..cli import emit, lab_task
+from ..errors import LabError
+from ..settings import LabSettings
+
+
+def _data_dir(c):
+    return LabSettings.from_context(c).work_dir / "data"
+
+
+@lab_task(help={
+    "data_dir": "Folder the label-list paths are relative to (default: <work_dir>/data/sample, "
+                "where `invoke sample-data` writes).",
+    "label_list": "Label list of `relative/path label` lines (default: val_list.txt in "
+                  "--data-dir; a relative path that does not exist here is looked up in "
+                  "--data-dir).",
+    "output": "Dataset to write (default: <work_dir>/data/val.bin, or <work_dir>/data/val "
+              "for slim-dir). Relative to the current directory, never to --data-dir.",
+    "format": "bin (int64 N | N float32 3x224x224 | N int64 labels, Paddle's testers) or "
+              "slim-dir (one <i>.data file per image, PaddleSlim's test_acc).",
+    "jobs": "Worker processes (default: all cores).",
+    "limit": "Only the first N entries of the label list.",
+    "skip_missing": "Leave out images that do not exist (N shrinks; never zero-filled).",
+    "skip_bad": "Leave out images that cannot be decoded (N shrinks).",
+    "convert": "Convert this existing dataset (bin file or slim-dir) instead of reading "
+               "images; needs --to and --output.",
+    "to": "With --convert: the target format, bin or slim-dir.",
+    "progress": "Show the progress bar (default on; --no-progress to hide).",
+    "json": "Print the result as JSON.",
+})
+def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=0, limit=0,
+               skip_missing=False, skip_bad=False, convert="", to="", progress=True,
+               json=False):
+    """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
+
+    Reads the imagenet_user layout (images under --data-dir, a label list of
+    `relative/path label` lines) and applies exactly the algorithm of Paddle's
+    full_ILSVRC2012_val_preprocess.py (short side to 256 with LANCZOS, centre
+    crop 224, RGB, CHW float32 /255, -mean, /std), in parallel worker
+    processes, streaming (flat memory). The output is written under a temporary
+    name, verified and renamed, with a sidecar `<output>.json` (count, label
+    range, sha256, Pillow version, options) that later tasks check.
+
+    Conversion without decoding again:
+        invoke preprocess --convert val.bin --to slim-dir --output imagenet-eval-binary
+    """
+    from pathlib import Path
+
+    if convert:
+        from ..data.binfmt import convert_dataset
+
+        if not to:
+            raise LabError("--convert needs --to bin or --to slim-dir")
+        if not output:
+            raise LabError("--convert needs --output (where to write the converted dataset)")
+        result = convert_dataset(Path(convert), Path(output), to, progress=progress and not json)
+        emit(result, json, _render_convert)
+        return result
+    if to:
+        raise LabError("--to is only used with --convert",
+                       hint="use --format to choose the output format of preprocessing")
+    from ..data.preprocess import preprocess_dataset
+
+    base = _data_dir(c)
+    out = Path(output) if output else base / ("val.bin" if format == "bin" else "val")
+    result = preprocess_dataset(
+        Path(data_dir) if data_dir else base / "sample", label_list or None, out, fmt=format,
+        jobs=jobs or None, limit=limit or None, skip_missing=skip_missing, skip_bad=skip_bad,
+        progress=progress and not json)
+    emit(result, json, _render_preprocess)
+    return result
+
+
+def _render_preprocess(con, r) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"preprocess -> {r.output}", show_header=False)
+    t.add_row("format", r.format)
+    t.add_row("images", f"{r.count} of {r.listed} listed")
+    t.add_row("labels", f"{r.label_min} .. {r.label_max}")
+    t.add_row("size", f"{r.size_bytes:,} bytes")
+    t.add_row("sha256", r.sha256)
+    t.add_row("sidecar", str(r.sidecar))
+    t.add_row("speed", f"{r.images_per_s} images/s ({r.jobs} jobs, {r.seconds} s)")
+    t.add_row("Pillow", r.pillow)
+    if r.skipped_missing:
+        t.add_row("skipped missing", str(len(r.skipped_missing)))
+    if r.skipped_bad:
+        t.add_row("skipped bad", str(len(r.skipped_bad)))
+    con.print(t)
+    for item in (r.skipped_missing + r.skipped_bad)[:5]:
+        con.print(f"  skipped line {item['line']}: {item['path']}"
+                  + (f" ({item['error']})" if "error" in item else ""))
+
+
+def _render_convert(con, r) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"convert {r.source_format} -> {r.format}", show_header=False)
+    t.add_row("from", str(r.source))
+    t.add_row("to", str(r.output))
+    t.add_row("images", str(r.count))
+    t.add_row("sha256", r.sha256)
+    t.add_row("source sidecar", "verified" if r.source_sidecar_verified else "none")
+    t.add_row("sidecar", str(r.sidecar))
+    con.print(t)
+
+
+@lab_task(help={
+    "out": "Where to write the dataset (default: <work_dir>/data/sample).",
+    "n": "Number of images, 10..1740 (default 400: 300 train, 100 val).",
+    "json": "Print the result as JSON.",
+})
+def sample_data(c, out="", n=0, json=False):
+    """Write a small real labelled image dataset (handwritten digits) for trying the lab.
+
+    The images come from the UCI handwritten digits that ship inside the
+    scikit-learn wheel (nothing is downloaded), rendered as ImageNet-sized
+    JPEG/PNG files of mixed sizes and modes, in the imagenet_user layout:
+    train/*, val/*, train_list.txt and val_list.txt (a deterministic 75/25
+    split), plus sample.json describing the source.
+    """
+    from pathlib import Path
+
+    from ..data.sample import write_sample_dataset
+
+    result = write_sample_dataset(Path(out) if out else _data_dir(c) / "sample", n or None,
+                                  progress=not json)
+    emit(result, json, _render_sample)
+    return result
+
+
+def _render_sample(con, r) -> None:
+    con.print(f"[bold green]wrote[/] {r.count} images ({r.train_count} train, {r.val_count} val, "
+              f"{r.classes} classes) to {r.out_dir}")
+    con.print(f"  source: {r.source_dataset}, from the {r.source_package} {r.source_version} wheel")
+    con.print(f"  lists:  {r.train_list}  {r.val_list}")
+    con.print("  next:   invoke preprocess --data-dir " + str(r.out_dir))
