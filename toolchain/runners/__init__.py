@@ -1,1 +1,341 @@
-"""Runners: the cpp demo binaries and the in-process Python engine, one RunResult."""
+"""Runners: the cpp demo binaries and the in-process Python engine, one RunResult.
+
+    run_latency(settings, model_dir, precision, ...)  -> RunResult (kind "latency")
+    run_accuracy(settings, model_dir, data_file, precision, ...) -> RunResult ("accuracy")
+
+Both pick the runner (`select.select_runner`), build the device configuration
+plan (`configplan.config_plan`) and record why and what in the result.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import LabError
+from ..settings import LabSettings
+from .result import LatencyStats, RunResult
+
+CPP_OVERRIDES = {"onednn", "ir_optim"}     # plan options the demo has flags for
+TIMER_SCOPE = "input copy + run + output copy, per batch"
+RUN_DEFAULTS: dict[str, Any] = {"warmup": 10, "repeats": 100, "threads": 0, "batch_size": 1,
+                                "device": "auto", "runner": "auto", "timeout": 1800,
+                                "workspace_mb": 1024, "min_subgraph_size": 3,
+                                "dynamic_shape": False, "trt_cache_dir": ""}
+
+
+def run_settings(settings: LabSettings) -> dict[str, Any]:
+    """lab.run from invoke.yaml over RUN_DEFAULTS."""
+    merged = dict(RUN_DEFAULTS)
+    merged.update({k: v for k, v in settings.section("run").items() if v is not None})
+    return merged
+
+
+def resolve_threads(threads: int | None, settings: LabSettings) -> int:
+    value = int(threads if threads is not None else run_settings(settings)["threads"])
+    return value if value > 0 else max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class _Prepared:
+    files: Any
+    model_kind: str
+    model_name: str
+    record: dict
+    runner: str
+    reason: str
+
+
+def _prepare(settings: LabSettings, model_dir, precision: str, runner: str, program: str,
+             device: str) -> _Prepared:
+    from ..models.layout import find_model_files
+    from .select import select_runner
+
+    if precision not in ("fp32", "fp16", "int8"):
+        raise LabError(f"unknown precision {precision!r}", hint="use --fp32, --fp16 or --int8")
+    if device not in ("auto", "cpu", "gpu"):
+        raise LabError(f"unknown device {device!r}", hint="use --device auto, cpu or gpu")
+    files = find_model_files(model_dir)
+    quantized = files.quantized()
+    if files.format == "pir" and (precision == "int8" or quantized or device == "gpu"):
+        raise LabError(
+            f"{files.program.name} is a PIR (.json) model: "
+            + ("with paddlepaddle 3.3.1 a quantized .json model failed under oneDNN INT8 "
+               "(\"Tensor holds no memory\")" if precision == "int8" or quantized else
+               "the Paddle-TensorRT config API here runs legacy models"),
+            where=str(files.program),
+            hint="use the legacy .pdmodel model (`invoke models --export NAME` writes it to "
+                 "<work_dir>/models/NAME/fp32/, `invoke quantize` writes int8/ from it)")
+    record = files.record()
+    name = record.get("name") or files.dir.name
+    chosen, reason = select_runner(settings, runner, program)
+    return _Prepared(files, "quantized" if quantized else "fp32", name, record, chosen, reason)
+
+
+def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threads: int,
+                  device: str, precision: str, overrides: dict) -> Any:
+    from .configplan import PlanOptions
+
+    rs = run_settings(settings)
+    cache_root = rs["trt_cache_dir"] or str(settings.work_dir / "trt_cache")
+    opts: dict[str, Any] = dict(batch_size=batch_size, threads=threads,
+                                workspace_mb=int(rs["workspace_mb"]),
+                                min_subgraph_size=int(rs["min_subgraph_size"]),
+                                dynamic_shape=bool(rs["dynamic_shape"]),
+                                cache_root=str(cache_root))
+    opts.update(overrides)
+    if device == "gpu":
+        gpu_name, trt_version = _gpu_identity(settings, prep.runner)
+        opts.update(gpu_name=gpu_name, trt_version=trt_version,
+                    model_sha256=prep.files.sha256())
+    return PlanOptions(**opts)
+
+
+def _gpu_identity(settings: LabSettings, runner: str) -> tuple[str, str]:
+    if runner == "python":
+        from .python_engine import gpu_identity
+        return gpu_identity()
+    gpu, trt = "", ""
+    try:
+        import subprocess
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+    except (OSError, IndexError, Exception):
+        gpu = ""
+    try:
+        from ..library import inspect_library
+        from ..state import demo_build
+        lib = (demo_build(settings) or {}).get("lib")
+        info = inspect_library(Path(lib)).version if lib else None
+        trt = (info.tensorrt_version or "") if info else ""
+    except Exception:
+        trt = ""
+    return gpu.strip(), trt
+
+
+def _cpp_device(settings: LabSettings, device: str) -> str:
+    from ..state import demo_build
+
+    gpu_build = bool((demo_build(settings) or {}).get("gpu"))
+    if device == "auto":
+        return "gpu" if gpu_build and Path("/dev/nvidiactl").exists() else "cpu"
+    if device == "gpu" and not gpu_build:
+        raise LabError("--device gpu asked, but the demo was built against a CPU library",
+                       hint="fetch a GPU library (`invoke fetch-lib --device gpu`), rebuild the "
+                            "demo, or run with --device cpu")
+    if device == "gpu" and not Path("/dev/nvidiactl").exists():
+        raise LabError("--device gpu asked, but no NVIDIA GPU is visible on this machine",
+                       hint="check `nvidia-smi` and `invoke doctor`, or run with --device cpu")
+    return device
+
+
+def _provenance(prep: _Prepared, device: str, extra: dict | None = None) -> dict[str, Any]:
+    prov: dict[str, Any] = {"timer": TIMER_SCOPE, "model_format": prep.files.format,
+                            "model_sha256": prep.files.sha256(),
+                            "model_kind": prep.record.get("kind") or "external",
+                            "quantized": prep.model_kind == "quantized"}
+    if prep.record.get("kind") == "seeded":
+        from ..models.zoo import SEEDED_NOTE
+        prov["note"] = SEEDED_NOTE
+    try:
+        from ..probe import host_summary
+        prov["host"] = host_summary()
+    except Exception:
+        pass
+    if device == "cpu":
+        try:
+            flags = Path("/proc/cpuinfo").read_text().split()
+            prov["avx512_vnni"] = "avx512_vnni" in flags
+        except OSError:
+            pass
+    prov.update(extra or {})
+    return prov
+
+
+def _progress(total: int | None, label: str, enabled: bool):
+    import sys
+
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    bar.start()
+    bar.add_task(label, total=total)
+    return bar
+
+
+def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", device: str = "auto",
+                runner: str = "auto", batch_size: int = 1, warmup: int | None = None,
+                repeats: int | None = None, threads: int | None = None,
+                data_file: Path | None = None, progress: bool = False,
+                **plan_overrides: Any) -> RunResult:
+    """Latency of `model_dir` at `precision` (per-batch ms stats + images/s).
+
+    `plan_overrides` (python runner only): PlanOptions fields such as onednn=False,
+    ir_optim=False, for finding the best FP32 configuration.
+    """
+    from .configplan import config_plan
+
+    rs = run_settings(settings)
+    warmup = int(rs["warmup"] if warmup is None else warmup)
+    repeats = int(rs["repeats"] if repeats is None else repeats)
+    threads = resolve_threads(threads, settings)
+    if repeats < 1 or warmup < 0 or batch_size < 1:
+        raise LabError("--repeats and --batch-size must be at least 1, --warmup at least 0")
+    if data_file is not None:
+        from ..data.binfmt import DatasetReader
+        DatasetReader(data_file).close()     # exists and is a dataset, or a clear error
+    prep = _prepare(settings, model_dir, precision, runner, "trt_clas", device)
+    if prep.runner == "cpp" and set(plan_overrides) - CPP_OVERRIDES:
+        raise LabError(f"options {sorted(set(plan_overrides) - CPP_OVERRIDES)} need "
+                       "--runner python")
+    if prep.runner == "cpp":
+        dev = _cpp_device(settings, device)
+        opts = _plan_options(settings, prep, batch_size, threads, dev, precision,
+                             plan_overrides)
+        plan = config_plan(dev, precision, prep.model_kind, opts)
+        return _run_cpp(settings, "latency", prep, dev, precision, plan, opts,
+                        warmup=warmup, repeats=repeats, data_file=data_file)
+
+    from .python_engine import (Engine, check_device, latency_input, measure_latency,
+                                paddle_info)
+    from .configplan import shape_collection_plan
+
+    dev = check_device(device)
+    opts = _plan_options(settings, prep, batch_size, threads, dev, precision, plan_overrides)
+    plan = config_plan(dev, precision, prep.model_kind, opts)
+    images, labels = latency_input(data_file, batch_size, [3, 224, 224])
+    engine = Engine(prep.files, plan,
+                    shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
+                    images)
+    bar = _progress(repeats, "timing", progress)
+    try:
+        samples, out = measure_latency(engine, images, warmup, repeats,
+                                       tick=(lambda: bar.advance(bar.task_ids[0])) if bar else None)
+    finally:
+        if bar:
+            bar.stop()
+    lat = LatencyStats.from_samples(samples)
+    first = None
+    if labels is not None:
+        pred = out.reshape(out.shape[0], -1).argmax(axis=1)
+        first = {"predicted": [int(p) for p in pred], "labels": [int(x) for x in labels]}
+    return RunResult(kind="latency", runner="python", model=prep.model_name,
+                     model_dir=str(prep.files.dir), device=dev, precision=precision,
+                     batch_size=batch_size, threads=threads, warmup=warmup, repeats=repeats,
+                     latency_ms=lat, throughput_ips=batch_size * 1000.0 / lat.mean,
+                     first_batch=first, config_calls=engine.applied, runner_reason=prep.reason,
+                     provenance=_provenance(prep, dev, {"engine": paddle_info(),
+                                                        "data_file": str(data_file or "")}))
+
+
+def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "fp32",
+                 device: str = "auto", runner: str = "auto", batch_size: int | None = None,
+                 limit: int | None = None, threads: int | None = None, progress: bool = True,
+                 warmup: int = 2, predictions: bool = False) -> RunResult:
+    """top-1/top-5 of `model_dir` on a dataset whose sidecar matches it.
+
+    images/s = images / wall time of the scoring loop (after `warmup` batches).
+    predictions=True keeps the top-1 class of every image in result.raw["predictions"].
+    """
+    from ..data.binfmt import DatasetReader
+    from ..data.sidecar import verify_sidecar
+    from .configplan import config_plan
+
+    rs = run_settings(settings)
+    batch_size = int(rs["batch_size"] if batch_size is None else batch_size)
+    threads = resolve_threads(threads, settings)
+    if batch_size < 1:
+        raise LabError("--batch-size must be at least 1")
+    if limit is not None and limit < 1:
+        raise LabError("--limit must be at least 1")
+    data_file = Path(data_file)
+    DatasetReader(data_file).close()
+    verify_sidecar(data_file)
+    prep = _prepare(settings, model_dir, precision, runner, "test_acc", device)
+    if prep.runner == "cpp":
+        dev = _cpp_device(settings, device)
+        opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
+        plan = config_plan(dev, precision, prep.model_kind, opts)
+        return _run_cpp(settings, "accuracy", prep, dev, precision, plan, opts, warmup=warmup,
+                        repeats=0, data_file=data_file, limit=limit, predictions=predictions,
+                        progress=progress)
+
+    from .configplan import shape_collection_plan
+    from .python_engine import Engine, check_device, measure_accuracy, paddle_info
+
+    dev = check_device(device)
+    opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
+    plan = config_plan(dev, precision, prep.model_kind, opts)
+    with DatasetReader(data_file) as reader:
+        total = reader.count if limit is None else min(limit, reader.count)
+        engine = Engine(prep.files, plan,
+                        shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
+                        reader.images(0, min(batch_size, max(total, 1))))
+        bar = _progress(total, "scoring", progress)
+        try:
+            m = measure_accuracy(engine, reader, batch_size, limit, warmup,
+                                 tick=(lambda n: bar.advance(bar.task_ids[0], n)) if bar else None)
+        finally:
+            if bar:
+                bar.stop()
+    lat = LatencyStats.from_samples(m["samples"])
+    raw = {"wall_s": m["wall_s"]}
+    if predictions:
+        raw["predictions"] = m["predictions"]
+    return RunResult(kind="accuracy", runner="python", model=prep.model_name,
+                     model_dir=str(prep.files.dir), device=dev, precision=precision,
+                     batch_size=batch_size, threads=threads, warmup=warmup,
+                     repeats=len(m["samples"]), latency_ms=lat,
+                     throughput_ips=m["throughput_ips"], images=m["images"], top1=m["top1"],
+                     top5=m["top5"], config_calls=engine.applied, runner_reason=prep.reason,
+                     provenance=_provenance(prep, dev, {"engine": paddle_info(),
+                                                        "data_file": str(data_file)}),
+                     raw=raw)
+
+
+def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, precision: str,
+             plan: list, opts: Any, warmup: int, repeats: int, data_file: Path | None,
+             limit: int | None = None, predictions: bool = False,
+             progress: bool = False) -> RunResult:
+    from ..state import demo_build
+    from .configplan import engine_cache_dir
+    from .cpp import demo_args, parse_demo_output, read_predictions, result_from_demo, run_demo
+    from .select import demo_binaries
+
+    program = "trt_clas" if kind == "latency" else "test_acc"
+    binary = demo_binaries(demo_build(settings))[program]
+    with tempfile.TemporaryDirectory(prefix="lab-pred-") as tmp:
+        pred_file = Path(tmp) / "predictions.txt" if predictions else None
+        args = demo_args(program, prep.files, device, precision, opts.batch_size, opts.threads,
+                         warmup, repeats, data_file=data_file, limit=limit,
+                         trt_cache_dir=engine_cache_dir(opts, precision) if device == "gpu"
+                         else None, workspace_mb=opts.workspace_mb if device == "gpu" else None,
+                         min_subgraph_size=opts.min_subgraph_size if device == "gpu" else None,
+                         predictions_out=pred_file, onednn=opts.onednn,
+                         ir_optim=opts.ir_optim)
+        if device == "gpu":
+            Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
+        bar = _progress(None, f"running {program}", progress)
+        try:
+            stdout = run_demo(binary, args, float(run_settings(settings)["timeout"]))
+        finally:
+            if bar:
+                bar.stop()
+        data = parse_demo_output(stdout, program)
+        preds = read_predictions(pred_file) if pred_file and pred_file.exists() else None
+    result = result_from_demo(data, kind, prep.model_name, prep.files.dir, prep.reason,
+                              [list(c) for c in plan],
+                              _provenance(prep, device, {"binary": str(binary),
+                                                         "args": args,
+                                                         "data_file": str(data_file or "")}))
+    if preds is not None:
+        result.raw = {**result.raw, "predictions": preds}
+    return result

@@ -1,0 +1,248 @@
+"""Post-training quantization: FP32 Paddle model + calibration images -> INT8 model.
+
+Uses Paddle's own paddle.static.quantization.PostTrainingQuantization (what
+PaddleSlim's quant_post_static wraps). The output is a legacy-format model with
+quantize/dequantize ops carrying the scales; oneDNN (`enable_mkldnn_int8`) and
+TensorRT (`precision=Int8, use_calib_mode=False`) both run it.
+
+Measured with paddlepaddle 3.3.1: oneDNN INT8 runs on legacy models (.pdmodel,
+exported with FLAGS_enable_pir_api=0); a PIR (.json) model with quantize ops
+failed at run time ("Tensor holds no memory"). So quantization reads and writes
+legacy models only, in a worker process started with FLAGS_enable_pir_api=0:
+
+    FLAGS_enable_pir_api=0 python -m toolchain.quantize --model-dir FP32 \
+        --calib-data train.bin --output INT8 [--algo KL] [--batch-size 10] [--batch-nums 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import LabError
+from .results import JsonResult
+from .settings import LabSettings
+
+ALGOS = ("abs_max", "avg", "hist", "KL", "mse")
+# PostTrainingQuantization's own default set (conv, depthwise conv, fc/matmul).
+OP_TYPES = ("conv2d", "depthwise_conv2d", "mul", "matmul", "matmul_v2")
+
+
+@dataclass
+class QuantizeResult(JsonResult):
+    model_dir: Path             # the FP32 input
+    output: Path                # the INT8 model dir
+    algo: str
+    calib_data: Path
+    batch_size: int
+    batch_nums: int
+    calib_images: int
+    quantized_ops: int          # quantize_linear ops in the written program
+    sha256: str                 # of the INT8 program + params
+    source_sha256: str
+    seconds: float
+
+
+def default_output(settings: LabSettings, model_dir: Path) -> Path:
+    """<work_dir>/models/<name>/int8 beside a lab fp32 dir, else <model_dir>_int8."""
+    from .models.layout import find_model_files
+
+    model_dir = Path(model_dir)
+    name = find_model_files(model_dir).record().get("name")
+    if model_dir.name == "fp32":
+        return model_dir.parent / "int8"
+    if name:
+        return settings.work_dir / "models" / name / "int8"
+    return model_dir.with_name(model_dir.name + "_int8")
+
+
+def check_quantizable(model_dir: Path):
+    """The FP32 legacy model to quantize, or a LabError that says what to do."""
+    from .models.layout import find_model_files
+
+    files = find_model_files(model_dir)
+    if files.format != "legacy":
+        legacy = files.dir.parent if files.dir.name == "pir" else None
+        raise LabError(
+            f"{files.program.name} is a PIR (.json) model; INT8 needs the legacy format",
+            where=str(files.program),
+            hint=(f"quantize the legacy model beside it: --model-dir {legacy}" if legacy and
+                  (legacy / "model.pdmodel").exists() else
+                  "export it as .pdmodel: `invoke models --export NAME` writes both formats, "
+                  "or save it with FLAGS_enable_pir_api=0 set before paddle is imported "
+                  "(with paddle 3.3.1 oneDNN INT8 failed on a quantized .json model: "
+                  "\"Tensor holds no memory\")"))
+    if files.quantized():
+        raise LabError(f"{files.program} is already quantized", where=str(files.program),
+                       hint="pass the FP32 model directory")
+    return files
+
+
+def worker_args(files, calib_data: Path, output: Path, algo: str, batch_size: int,
+                batch_nums: int, op_types: tuple[str, ...] | None = None) -> list[str]:
+    return ["--model-dir", str(files.dir), "--program", files.program.name,
+            "--params", files.params.name, "--calib-data", str(calib_data),
+            "--output", str(output), "--algo", algo, "--batch-size", str(batch_size),
+            "--batch-nums", str(batch_nums), "--op-types", ",".join(op_types or OP_TYPES)]
+
+
+def quantize_script(settings: LabSettings, model_dir: Path, calib_data: Path,
+                    output: Path | None = None, algo: str = "KL", batch_size: int = 10,
+                    batch_nums: int = 10) -> str:
+    """What quantize_model would run, as a shell script (`invoke quantize --dry-run`)."""
+    import shlex
+
+    if algo not in ALGOS:
+        raise LabError(f"unknown --algo {algo!r}", hint=f"choose one of {', '.join(ALGOS)}")
+    files = check_quantizable(Path(model_dir))
+    output = Path(output) if output else default_output(settings, files.dir)
+    cmd = [sys.executable, "-m", "toolchain.quantize",
+           *worker_args(files, Path(calib_data), output, algo, batch_size, batch_nums)]
+    return ("#!/bin/sh\n# invoke quantize --dry-run: post-training quantization in a worker\n"
+            "# (the task writes to a temporary sibling of the output, then renames it)\n"
+            "FLAGS_enable_pir_api=0 " + shlex.join(cmd) + "\n")
+
+
+def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
+                   output: Path | None = None, algo: str = "KL", batch_size: int = 10,
+                   batch_nums: int = 10, progress: bool = True,
+                   op_types: tuple[str, ...] | None = None) -> QuantizeResult:
+    """Quantize `model_dir` on the images of `calib_data` (bin or slim-dir dataset).
+
+    op_types: the op types to quantize (default OP_TYPES); more types let oneDNN
+    keep more of the graph in INT8 (fewer reorders between INT8 and FP32)."""
+    from .data.binfmt import DatasetReader
+    from .models.layout import find_model_files, write_record
+    from .models.worker import run_worker, temp_dir_beside
+
+    if algo not in ALGOS:
+        raise LabError(f"unknown --algo {algo!r}", hint=f"choose one of {', '.join(ALGOS)}")
+    if batch_size < 1 or batch_nums < 1:
+        raise LabError("--batch-size and --batch-nums must be at least 1")
+    files = check_quantizable(Path(model_dir))
+    calib_data = Path(calib_data)
+    with DatasetReader(calib_data) as reader:
+        available = reader.count
+    if available == 0:
+        raise LabError(f"{calib_data} holds no images", where=str(calib_data))
+    batch_nums = min(batch_nums, max(1, available // batch_size))
+    output = Path(output) if output else default_output(settings, files.dir)
+    if output.resolve() == files.dir.resolve():
+        raise LabError("--output must differ from --model-dir", where=str(output))
+
+    t0 = time.perf_counter()
+    tmp = temp_dir_beside(output)
+    bar = None
+    if progress and sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       console=Console(stderr=True), transient=True)
+        bar.start()
+        task = bar.add_task(f"calibrating ({algo})", total=None)
+    try:
+        def on_progress(done: int, total: int, text: str) -> None:
+            if bar:
+                bar.update(task, completed=done, total=total, description=text)
+
+        res = run_worker("toolchain.quantize",
+                         worker_args(files, calib_data, tmp, algo, batch_size, batch_nums,
+                                     op_types),
+                         pir=False, on_progress=on_progress, what="quantization")
+        src = files.record()
+        out_files = find_model_files(tmp)
+        sha = out_files.sha256()
+        write_record(tmp, {"name": src.get("name", files.dir.name), "kind": src.get("kind"),
+                           "format": "legacy", "precision": "int8",
+                           "num_classes": src.get("num_classes"), "sha256": sha,
+                           "source_sha256": files.sha256(), "algo": algo,
+                           "calib_data": str(calib_data), "note": src.get("note", "")})
+        if output.exists():
+            shutil.rmtree(output)
+        tmp.rename(output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if bar:
+            bar.stop()
+    return QuantizeResult(model_dir=files.dir, output=output, algo=algo, calib_data=calib_data,
+                          batch_size=batch_size, batch_nums=batch_nums,
+                          calib_images=res["calib_images"], quantized_ops=res["quantized_ops"],
+                          sha256=sha, source_sha256=files.sha256(),
+                          seconds=round(time.perf_counter() - t0, 2))
+
+
+# --- worker side (runs with FLAGS_enable_pir_api=0) -----------------------------------
+
+def _worker(args) -> dict:
+    from .data.binfmt import DatasetReader
+    from .models.worker import check_pir_flag, report_progress
+
+    check_pir_flag(False)
+    import paddle
+    from paddle.static.quantization import PostTrainingQuantization
+
+    paddle.enable_static()
+    exe = paddle.static.Executor(paddle.CPUPlace())
+    scope = paddle.static.global_scope()
+    model_dir = Path(args.model_dir)
+    with paddle.static.scope_guard(scope):
+        _, feed_names, _ = paddle.static.load_inference_model(
+            str(model_dir), exe,
+            model_filename=args.program, params_filename=args.params)
+    feed = feed_names[0]
+    seen = {"images": 0}
+    passes = 2 if args.algo in ("KL", "hist") else 1
+
+    def loader():
+        done = 0
+        with DatasetReader(args.calib_data) as reader:
+            for images, _ in reader.iter_batches(args.batch_size,
+                                                 limit=args.batch_size * args.batch_nums):
+                done += 1
+                seen["images"] = max(seen["images"], done * images.shape[0])
+                seen["pass"] = seen.get("pass", 0) + (1 if done == 1 else 0)
+                report_progress(done, args.batch_nums,
+                                f"calibrating ({args.algo}) pass {seen['pass']}/{passes}")
+                yield {feed: images}
+
+    ptq = PostTrainingQuantization(
+        executor=exe, model_dir=str(model_dir), scope=scope, model_filename=args.program,
+        params_filename=args.params, data_loader=loader, batch_size=args.batch_size,
+        batch_nums=args.batch_nums, algo=args.algo, onnx_format=True,
+        quantizable_op_type=[t for t in args.op_types.split(",") if t],
+        is_use_cache_file=False)
+    ptq.quantize()
+    out = Path(args.output)
+    ptq.save_quantized_model(str(out), model_filename="model.pdmodel",
+                             params_filename="model.pdiparams")
+    program = (out / "model.pdmodel").read_bytes()
+    return {"calib_images": seen["images"],
+            "quantized_ops": program.count(b"quantize_linear") - program.count(
+                b"dequantize_linear")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m toolchain.quantize")
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--program", default="model.pdmodel")
+    ap.add_argument("--params", default="model.pdiparams")
+    ap.add_argument("--calib-data", required=True)
+    ap.add_argument("--output", required=True)
+    ap.add_argument("--algo", default="KL", choices=ALGOS)
+    ap.add_argument("--batch-size", type=int, default=10)
+    ap.add_argument("--batch-nums", type=int, default=10)
+    ap.add_argument("--op-types", default=",".join(OP_TYPES))
+    args = ap.parse_args(argv)
+    from .models.worker import worker_main
+
+    worker_main(lambda: _worker(args))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

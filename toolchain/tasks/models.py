@@ -1,0 +1,99 @@
+"""Task `models`: list the zoo and export FP32 inference models (legacy and PIR)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..cli import emit, lab_task
+from ..results import JsonResult
+from ..settings import LabSettings
+
+
+@dataclass
+class ModelList(JsonResult):
+    default: str
+    models: list = field(default_factory=list)
+
+
+def _render_list(con, r: ModelList) -> None:
+    from rich.table import Table
+
+    table = Table(title="models (recipes/models.toml)")
+    for col in ("name", "kind", "input", "classes", "note"):
+        table.add_column(col)
+    for m in r.models:
+        mark = " (default)" if m["name"] == r.default else ""
+        table.add_row(m["name"] + mark, m["kind"], "x".join(map(str, m["input"])),
+                      str(m["num_classes"]), m["note"])
+    con.print(table)
+    con.print("seeded = random weights from a fixed seed: latency rows only, accuracy is "
+              "meaningless. trained = trained here on the sample digits.")
+
+
+def _render_export(con, r) -> None:
+    con.print(f"[bold green]exported[/] {r.name} ({r.kind}) in {r.seconds:.1f} s")
+    for fmt, d in r.dirs.items():
+        con.print(f"  {fmt:6s} {d}  sha256 {r.sha256[fmt][:16]}")
+    if r.train:
+        t = r.train
+        val = f", held-out top-1 {100 * t['val_top1']:.1f} % on {t['val_images']} images" \
+            if "val_top1" in t else ""
+        con.print(f"  trained {t['epochs']} epochs on {t['train_images']} images in "
+                  f"{t['seconds']:.1f} s: train top-1 {100 * t['train_top1']:.1f} %{val}")
+    if r.kind == "seeded":
+        con.print("  [yellow]seeded weights: latency only[/]")
+    if "legacy" in r.dirs:
+        con.print(f"  next: invoke quantize --model-dir {r.dirs['legacy']}")
+
+
+@lab_task(help={
+    "list": "List the known models (the default when --export is not given).",
+    "export": "Export this model (a name from --list) as FP32 inference models: legacy "
+              "(.pdmodel) in <work_dir>/models/NAME/fp32/ and PIR (.json) in .../fp32/pir/.",
+    "out": "Export to this directory instead of <work_dir>/models/NAME/fp32.",
+    "formats": "Comma list of formats to write: legacy,pir (default both).",
+    "train_data": "Trained models: the training dataset (default <work_dir>/data/train.bin).",
+    "val_data": "Trained models: held-out dataset scored after training "
+                "(default <work_dir>/data/val.bin when it exists).",
+    "dry_run": "With --export: print the worker commands as a shell script, do nothing.",
+    "json": "Print the result as JSON.",
+})
+def models(c, list=False, export="", out="", formats="legacy,pir", train_data="", val_data="",
+           dry_run=False, json=False):
+    """List the model zoo, or export one model as FP32 inference models in both formats.
+
+    small_cnn is trained here (seeded, under a minute on 2 cores) on the sample
+    digits of `invoke sample-data` (preprocessed to train.bin); mobilenet_v1,
+    mobilenet_v2 and resnet50 are paddle.vision.models with seeded weights, for
+    latency only. Each export runs in a worker process with FLAGS_enable_pir_api
+    set for its format (0: legacy .pdmodel, what oneDNN INT8 and the C++ demo run;
+    1: PIR .json), and is written under a temporary name, then renamed.
+
+    Examples:
+        invoke models --list
+        invoke models --export small_cnn
+        invoke models --export resnet50 --formats legacy
+    """
+    from pathlib import Path
+
+    from ..models.zoo import default_model_name, export_model, export_script, list_models
+
+    settings = LabSettings.from_context(c)
+    if export:
+        fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+        if dry_run:
+            print(export_script(settings, export, Path(out) if out else None, formats=fmts,
+                                train_data=Path(train_data) if train_data else None,
+                                val_data=Path(val_data) if val_data else None), end="")
+            return
+        result = export_model(settings, export, Path(out) if out else None, formats=fmts,
+                              train_data=Path(train_data) if train_data else None,
+                              val_data=Path(val_data) if val_data else None,
+                              progress=not json)
+        emit(result, json, _render_export)
+        return
+    result = ModelList(default=default_model_name(settings),
+                       models=[m.to_dict() | {"raw": None} for m in list_models()])
+    for m in result.models:
+        m.pop("raw", None)
+    emit(result, json, _render_list)

@@ -1,0 +1,169 @@
+"""Tasks `run` (latency) and `test-acc` (top-1/top-5): one model through a runner."""
+
+from __future__ import annotations
+
+from ..cli import emit, lab_task
+from ..errors import LabError
+from ..settings import LabSettings
+
+_COMMON = {
+    "int8": "INT8 (a quantized model; default dir <work_dir>/models/<default>/int8).",
+    "fp16": "FP16 (GPU / TensorRT only).",
+    "fp32": "FP32 (the default precision; default dir <work_dir>/models/<default>/fp32).",
+    "model_dir": "Model directory (model.pdmodel|model.json + model.pdiparams); default: the "
+                 "lab.models.default model that quickstart / `invoke models` made.",
+    "batch_size": "Images per batch (default lab.run.batch_size, 1).",
+    "threads": "CPU math-library threads (default lab.run.threads; 0 = all cores).",
+    "device": "auto (GPU when there is one), cpu or gpu (default lab.run.device).",
+    "runner": "auto (the C++ demo when it is built for the current library, else Python), "
+              "cpp or python (default lab.run.runner).",
+    "json": "Print the RunResult as JSON.",
+}
+
+
+def precision_of(int8: bool, fp16: bool, fp32: bool) -> str:
+    chosen = [name for name, on in (("int8", int8), ("fp16", fp16), ("fp32", fp32)) if on]
+    if len(chosen) > 1:
+        raise LabError(f"pick one precision, got {' and '.join('--' + c for c in chosen)}")
+    return chosen[0] if chosen else "fp32"
+
+
+def _defaults(c, model_dir: str, precision: str, device: str, runner: str):
+    from pathlib import Path
+
+    from ..models.zoo import default_model_dir
+    from ..runners import run_settings
+
+    settings = LabSettings.from_context(c)
+    rs = run_settings(settings)
+    mdir = Path(model_dir) if model_dir else default_model_dir(settings, precision)
+    return settings, rs, mdir, device or str(rs["device"]), runner or str(rs["runner"])
+
+
+def _default_data(settings, rs):
+    from pathlib import Path
+
+    from ..models.zoo import default_data_file
+
+    return Path(str(rs["data_file"])) if rs.get("data_file") else default_data_file(settings)
+
+
+def _header(con, r) -> None:
+    from rich.markup import escape
+
+    con.print(f"[bold]{escape(r.model)}[/] {r.precision} on {r.device}, batch {r.batch_size}, "
+              f"{r.threads} thread(s), runner [bold]{r.runner}[/] ({escape(r.runner_reason)})")
+    con.print(f"  model: {escape(r.model_dir)}")
+    note = r.provenance.get("note")
+    if note:
+        con.print(f"  [yellow]note: {escape(note)}[/]")
+
+
+def render_latency(con, r) -> None:
+    from rich.table import Table
+
+    _header(con, r)
+    lat = r.latency_ms
+    table = Table(title=f"latency per batch, ms ({r.provenance.get('timer', '')}; "
+                        f"{r.warmup} warm-up, {r.repeats} timed)")
+    for col in ("min", "mean", "p50", "p90", "p99", "max", "images/s"):
+        table.add_column(col, justify="right")
+    table.add_row(*(f"{getattr(lat, k):.3f}" for k in ("min", "mean", "p50", "p90", "p99", "max")),
+                  f"{r.throughput_ips:.1f}" if r.throughput_ips else "-")
+    con.print(table)
+    fb = r.first_batch
+    if fb and fb.get("predicted"):
+        ok = fb["predicted"][0] == fb["labels"][0]
+        con.print(f"first image: predicted class {fb['predicted'][0]}, label {fb['labels'][0]} "
+                  + ("[green](correct)[/]" if ok else "[red](wrong)[/]"))
+
+
+def render_accuracy(con, r) -> None:
+    from rich.table import Table
+
+    _header(con, r)
+    table = Table(title=f"accuracy on {r.provenance.get('data_file', '')}")
+    for col in ("images", "top-1", "top-5", "images/s", "p50 ms/batch"):
+        table.add_column(col, justify="right")
+    table.add_row(str(r.images), f"{100 * r.top1:.2f} %", f"{100 * r.top5:.2f} %",
+                  f"{r.throughput_ips:.1f}" if r.throughput_ips else "-",
+                  f"{r.latency_ms.p50:.3f}" if r.latency_ms else "-")
+    con.print(table)
+
+
+@lab_task(help={
+    **_COMMON,
+    "data_file": "Dataset (bin file or slim-dir): the timed batch is its first images and the "
+                 "first image's prediction is shown (default <work_dir>/data/val.bin when it "
+                 "exists, else seeded random input).",
+    "warmup": "Untimed runs before timing (default lab.run.warmup, 10).",
+    "repeats": "Timed runs (default lab.run.repeats, 100).",
+})
+def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch_size=0,
+        warmup=-1, repeats=0, threads=-1, device="", runner="", json=False):
+    """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
+
+    The timer covers, per batch, the input copy, the run and the output copy (the
+    same in the C++ demo and the Python runner). Without flags it runs what
+    quickstart made: `invoke run --int8` times <work_dir>/models/<default>/int8
+    on the first image of <work_dir>/data/val.bin. The result names the runner
+    and why it was chosen; models with seeded weights are latency-only.
+
+    Examples:
+        invoke run --int8
+        invoke run --fp32 --model-dir .lab/models/resnet50/fp32 --batch-size 8 --threads 2
+        invoke run --int8 --runner python --json
+    """
+    from pathlib import Path
+
+    from ..runners import run_latency
+
+    precision = precision_of(int8, fp16, fp32)
+    settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
+    if data_file:
+        data = Path(data_file)
+    else:
+        data = _default_data(settings, rs)
+        data = data if data.exists() else None
+    result = run_latency(settings, mdir, precision, device=device, runner=runner,
+                         batch_size=batch_size or int(rs["batch_size"]),
+                         warmup=None if warmup < 0 else warmup, repeats=repeats or None,
+                         threads=None if threads < 0 else threads, data_file=data,
+                         progress=not json)
+    emit(result, json, render_latency)
+
+
+@lab_task(name="test-acc", help={
+    **_COMMON,
+    "data_file": "Dataset to score (bin file or slim-dir with a matching <file>.json sidecar "
+                 "from `invoke preprocess`; default <work_dir>/data/val.bin).",
+    "limit": "Score only the first N images (default all).",
+})
+def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", limit=0,
+             batch_size=0, threads=-1, device="", runner="", json=False):
+    """Top-1/top-5 accuracy of one model on a preprocessed dataset, with a progress bar.
+
+    The dataset's sidecar (written by `invoke preprocess`) must match the file
+    (size, count, sha256), or the task refuses it. images/s counts the whole
+    scoring loop (after two warm-up batches). Seeded zoo models score at chance
+    level: their accuracy means nothing (the result says so).
+
+    Examples:
+        invoke test-acc --int8
+        invoke test-acc --fp32 --data-file .lab/data/val.bin --limit 50 --batch-size 10
+    """
+    from pathlib import Path
+
+    from ..runners import run_accuracy
+
+    precision = precision_of(int8, fp16, fp32)
+    settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
+    data = Path(data_file) if data_file else _default_data(settings, rs)
+    if not data.exists():
+        raise LabError(f"dataset not found: {data}", where=str(data),
+                       hint="make it with `invoke sample-data` + `invoke preprocess` "
+                            "(quickstart does both), or pass --data-file")
+    result = run_accuracy(settings, mdir, data, precision, device=device, runner=runner,
+                          batch_size=batch_size or int(rs["batch_size"]), limit=limit or None,
+                          threads=None if threads < 0 else threads, progress=not json)
+    emit(result, json, render_accuracy)
