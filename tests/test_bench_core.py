@@ -1,0 +1,294 @@
+"""Pure parts of `invoke bench`: interleaving, stability rule, gates, compare, report files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+
+import pytest
+
+from toolchain.bench.compare import compare, load_report
+from toolchain.bench.gates import evaluate
+from toolchain.bench.report import BenchReport, csv_text, main_table, markdown, write_files
+from toolchain.bench.rows import BenchRow, PrecisionResult
+from toolchain.bench.run import combine_windows, parse_request
+from toolchain.bench.schedule import groups, plan, round_order
+from toolchain.bench.stability import (MAX_ROUNDS, STABLE, TIME_BUDGET, StabilityRule,
+                                       is_stable, measure_interleaved, spread)
+from toolchain.errors import LabError
+from toolchain.runners.result import LatencyStats, RunResult
+
+
+# ---- schedule -------------------------------------------------------------------------
+
+def test_round_order_alternates_abba():
+    assert round_order(["fp32", "int8"], 0) == ["fp32", "int8"]
+    assert round_order(["fp32", "int8"], 1) == ["int8", "fp32"]
+    assert round_order(["fp32", "int8"], 2) == ["fp32", "int8"]
+
+
+def test_plan_interleaves_within_each_group_and_balances_positions():
+    windows = plan(["a", "b"], ["fp32", "int8"], [1, 4], rounds=4)
+    assert len(windows) == 2 * 2 * 4 * 2
+    assert [(g.model, g.batch_size) for g in groups(["a", "b"], [1, 4])] == \
+        [("a", 1), ("a", 4), ("b", 1), ("b", 4)]
+    for (model, bs), ws in itertools.groupby(windows, key=lambda w: (w.model, w.batch_size)):
+        ws = list(ws)
+        seq = [w.precision for w in ws]
+        # never more than two of one precision in a row, and each goes first equally often
+        assert all(len(list(g)) <= 2 for _, g in itertools.groupby(seq))
+        firsts = [ws[i].precision for i in range(0, len(ws), 2)]
+        assert firsts.count("fp32") == firsts.count("int8")
+    with pytest.raises(ValueError):
+        plan(["a"], ["fp32"], [1], rounds=0)
+
+
+def test_drift_hits_both_precisions_alike():
+    # a linear drift of +1 ms per window: with ABBA both sides get the same mean drift
+    windows = plan(["m"], ["fp32", "int8"], [1], rounds=4)
+    drift = {"fp32": [], "int8": []}
+    for i, w in enumerate(windows):
+        drift[w.precision].append(i)
+    assert sum(drift["fp32"]) == sum(drift["int8"])
+
+
+# ---- stability ------------------------------------------------------------------------
+
+def test_spread_and_is_stable():
+    rule = StabilityRule(windows=3, tolerance=0.05)
+    assert spread([10.0, 10.2, 10.4]) == pytest.approx(0.4 / 10.2)
+    assert is_stable([50.0, 10.0, 10.2, 10.4], rule)       # only the last three count
+    assert not is_stable([10.0, 10.2], rule)               # too few windows
+    assert not is_stable([10.0, 11.0, 10.0], rule)         # 10 % spread
+
+
+class FakeClock:
+    def __init__(self, step: float):
+        self.t, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.t += self.step
+        return self.t
+
+
+def _runner(series: dict[str, list[float]]):
+    """measure(precision) returning the next p50 of a scripted series per precision."""
+    its = {p: iter(v) for p, v in series.items()}
+    calls = []
+
+    def measure(precision):
+        calls.append(precision)
+        return next(its[precision])
+    return measure, calls
+
+
+def test_measure_interleaved_stops_when_every_precision_is_stable():
+    measure, calls = _runner({"fp32": [30, 12, 10, 10.1, 10.2, 99],
+                              "int8": [9, 5, 5.0, 5.05, 5.1, 99]})
+    results, out = measure_interleaved(measure, float, ["fp32", "int8"],
+                                       StabilityRule(windows=3, tolerance=0.05),
+                                       clock=FakeClock(0.001))
+    assert calls == ["fp32", "int8", "int8", "fp32", "fp32", "int8", "int8", "fp32",
+                     "fp32", "int8"]
+    assert out["fp32"].reason == STABLE and out["fp32"].stable and out["int8"].stable
+    assert out["fp32"].windows == 5 and out["fp32"].used_windows == 3
+    assert results["fp32"][-3:] == [10, 10.1, 10.2]
+    assert out["fp32"].spread == pytest.approx(0.2 / 10.1)
+
+
+def test_measure_interleaved_reports_time_budget_when_never_stable():
+    noisy = [10, 20] * 50
+    measure, calls = _runner({"fp32": noisy, "int8": noisy})
+    _, out = measure_interleaved(measure, float, ["fp32", "int8"],
+                                 StabilityRule(time_budget_s=5, max_rounds=50),
+                                 clock=FakeClock(1.0))
+    assert out["fp32"].reason == TIME_BUDGET and not out["fp32"].stable
+    assert out["fp32"].spread > 0.05
+    assert 0 < len(calls) < 100
+
+
+def test_measure_interleaved_max_rounds():
+    noisy = [10, 20] * 50
+    measure, calls = _runner({"fp32": noisy})
+    _, out = measure_interleaved(measure, float, ["fp32"],
+                                 StabilityRule(max_rounds=4, time_budget_s=1e9),
+                                 clock=FakeClock(0.0))
+    assert out["fp32"].reason == MAX_ROUNDS and len(calls) == 4
+
+
+# ---- rows, gates ----------------------------------------------------------------------
+
+def _stats(p50: float) -> LatencyStats:
+    return LatencyStats.from_samples([p50 * f for f in (0.9, 0.95, 1.0, 1.0, 1.0, 1.1, 1.3)])
+
+
+def _row(model, fp32_ms, int8_ms, fp32_top1=None, int8_top1=None, kind="trained", bs=1):
+    def res(p, ms, top1):
+        return PrecisionResult(precision=p, model_dir=f"/m/{model}/{p}", model_sha256="ab" * 32,
+                               runner="python", device="cpu", threads=2,
+                               latency_ms=_stats(ms), throughput_ips=1000 / ms,
+                               top1=top1, top5=None if top1 is None else min(1, top1 + 0.1),
+                               images=None if top1 is None else 200)
+    return BenchRow(model, kind, "", bs, {"fp32": res("fp32", fp32_ms, fp32_top1),
+                                           "int8": res("int8", int8_ms, int8_top1)}).derive()
+
+
+def test_row_derives_speedup_reduction_and_drop():
+    row = _row("ResNet50", 4.960, 2.014, 0.7650, 0.7627)   # the tutorial's P4 line
+    assert row.speedup["int8"] == pytest.approx(2.46, abs=0.01)
+    assert row.reduction_pct["int8"] == pytest.approx(59.39, abs=0.01)
+    assert row.top1_drop_pts["int8"] == pytest.approx(0.23)
+
+
+def test_gates_pass_and_fail():
+    rows = [_row("small", 2.0, 1.0, 0.80, 0.795), _row("MobileNetV1", 6.0, 2.0, kind="seeded")]
+    ok = evaluate(rows, top1_drop=1.0, speedup=1.5)
+    assert [g.passed for g in ok] == [True, True]
+    assert len(ok[0].checks) == 1 and len(ok[1].checks) == 2   # seeded: latency only
+    bad = evaluate(rows, top1_drop=0.1, speedup=2.5)
+    assert [g.passed for g in bad] == [False, False]
+    assert "small" in bad[0].detail and "small" in bad[1].detail
+    assert "MobileNetV1" not in bad[1].detail                  # 3.0 x passes 2.5
+    nothing = evaluate([_row("MobileNetV1", 6.0, 2.0, kind="seeded")], top1_drop=1.0)
+    assert not nothing[0].passed and "nothing to check" in nothing[0].detail
+    assert evaluate(rows) == []
+
+
+def test_combine_windows_pools_samples_or_takes_medians():
+    def rr(samples, keep):
+        return RunResult(kind="latency", runner="python", model="m", model_dir="/m",
+                         device="cpu", precision="fp32", batch_size=1, threads=1,
+                         latency_ms=LatencyStats.from_samples(samples),
+                         throughput_ips=1000 / sorted(samples)[len(samples) // 2],
+                         raw={"samples_ms": samples} if keep else {})
+    wins = [[1.0, 2.0, 3.0], [2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]
+    pooled, _ = combine_windows([rr(s, True) for s in wins])
+    assert pooled.count == 9 and pooled.p50 == 3.0 and pooled.max == 5.0
+    med, tps = combine_windows([rr(s, False) for s in wins])
+    assert med.count == 9 and med.p50 == 3.0 and med.min == 2.0 and tps == pytest.approx(1000 / 3)
+
+
+def test_window_repeats_stretch_short_windows():
+    from toolchain.bench.run import BenchRequest, window_repeats
+
+    req = BenchRequest(repeats=30, min_window_s=0.5)
+    assert window_repeats(50.0, req) == 30          # 30 x 50 ms is long enough
+    assert window_repeats(5.0, req) == 100          # 0.5 s / 5 ms
+    assert window_repeats(0.1, req) == 600          # capped at 20 x repeats
+    assert window_repeats(0.0, req) == 30
+
+
+# ---- request parsing ------------------------------------------------------------------
+
+def test_parse_request_accepts_and_rejects():
+    req = parse_request(models="a,b", precisions="FP32,int8", batch_sizes="1,8,1",
+                        repeats="20", time_budget="30", gate_top1_drop="1",
+                        gate_speedup="1.5")
+    assert (req.models, req.precisions, req.batch_sizes) == (["a", "b"], ["fp32", "int8"], [1, 8])
+    assert (req.repeats, req.time_budget_s, req.gate_top1_drop, req.gate_speedup) == \
+        (20, 30.0, 1.0, 1.5)
+    for kwargs, text in [({"precisions": "fp32,int4"}, "int4"),
+                         ({"batch_sizes": "1,x"}, "batch-sizes"),
+                         ({"batch_sizes": "0"}, "batch-sizes"),
+                         ({"runner": "java"}, "runner"),
+                         ({"repeats": "0"}, "repeats"),
+                         ({"gate_speedup": "0"}, "gate-speedup"),
+                         ({"precisions": "int8", "gate_speedup": "2"}, "fp32")]:
+        with pytest.raises(LabError) as err:
+            parse_request(**kwargs)
+        assert text in err.value.message and err.value.hint
+
+
+# ---- report and compare ---------------------------------------------------------------
+
+def _report(rows, **kw) -> BenchReport:
+    from toolchain.bench.run import BenchRequest
+    req = BenchRequest(device="cpu", runner="python")
+    return BenchReport(created_at="2026-11-26T12:00:00Z", out_dir="", request=req.to_dict(),
+                       rule=req.rule(), rows=rows,
+                       provenance={"host": {"hostname": "h", "cpu_model": "AMD EPYC", "cores": 2},
+                                   "paddle": {"version": "3.3.1"},
+                                   "tool": {"version": "0.1.0", "git_commit": "abc"}}, **kw)
+
+
+def test_markdown_is_the_tutorial_table_plus_percentiles():
+    rep = _report([_row("small", 2.0, 1.0, 0.80, 0.79), _row("ResNet50", 40, 10, kind="seeded")])
+    head, body = main_table(rep)
+    assert head == ["Model", "FP32 top-1/top-5 (%)", "INT8 top-1/top-5 (%)", "FP32 p50 (ms)",
+                    "INT8 p50 (ms)", "INT8 speed-up (x)", "INT8 latency reduction (%)"]
+    assert body[0] == ["small", "80.00/90.00", "79.00/89.00", "2.000", "1.000", "2.00", "50.0"]
+    assert body[1] == ["ResNet50 *", "latency only", "latency only", "40.000", "10.000",
+                       "4.00", "75.0"]
+    md = markdown(rep)
+    assert "| small | 80.00/90.00 | 79.00/89.00 |" in md
+    assert "## Latency percentiles" in md and "p90" in md and "## Provenance" in md
+    rows = list(csv.DictReader(io.StringIO(csv_text(rep))))
+    assert len(rows) == 4 and rows[1]["precision"] == "int8"
+    assert float(rows[1]["speedup"]) == pytest.approx(2.0)
+
+
+def test_write_files_writes_all_four_atomically(tmp_path):
+    rep = _report([_row("small", 2.0, 1.0, 0.80, 0.79), _row("ResNet50", 40, 10, kind="seeded")])
+    rep.rows[0].results["fp32"].stability = None
+    files = write_files(rep, tmp_path / "out")
+    assert sorted(files) == ["csv", "json", "md", "png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        ["bench.csv", "bench.json", "bench.md", "bench.png"]
+    assert (tmp_path / "out" / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert data["rows"][0]["speedup"]["int8"] == pytest.approx(2.0)
+    assert data["files"]["png"].endswith("bench.png")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no staging left
+
+
+def test_compare_rows_and_context(tmp_path):
+    old = _report([_row("small", 2.0, 1.0, 0.80, 0.79), _row("gone", 1, 1)]).to_dict()
+    new_rep = _report([_row("small", 2.2, 1.0, 0.80, 0.80), _row("added", 1, 1)])
+    new_rep.provenance["paddle"]["version"] = "3.3.2"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    cmp = compare(new_rep.to_dict(), load_report(path), old_file=str(path))
+    by = {(r.model, r.precision): r for r in cmp.rows}
+    assert by[("small", "fp32")].p50_change_pct == pytest.approx(10.0)
+    assert by[("small", "int8")].top1_change_pts == pytest.approx(1.0)
+    assert by[("small", "int8")].old_speedup == pytest.approx(2.0)
+    assert by[("small", "int8")].new_speedup == pytest.approx(2.2)
+    assert by[("gone", "fp32")].status == "only old" and by[("added", "int8")].status == "only new"
+    assert cmp.context_changes == {"paddle.version": ["3.3.1", "3.3.2"]}
+
+
+def test_load_report_rejects_bad_files(tmp_path):
+    with pytest.raises(LabError, match="does not exist"):
+        load_report(tmp_path / "missing.json")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(LabError, match="cannot read"):
+        load_report(tmp_path / "x.json")
+    (tmp_path / "y.json").write_text("{}")
+    with pytest.raises(LabError, match="not a bench result"):
+        load_report(tmp_path / "y.json")
+
+
+def test_screen_rendering_fits_80_columns_and_shows_gates_and_change():
+    from rich.console import Console
+
+    from toolchain.bench.render import render_report
+
+    old = _report([_row("small_cnn", 2.0, 1.0, 0.80, 0.79)]).to_dict()
+    rep = _report([_row("small_cnn", 2.2, 1.0, 0.80, 0.80),
+                   _row("mobilenet_v2", 3.3, 1.9, kind="seeded")])
+    rep.gates = evaluate(rep.rows, top1_drop=1.0, speedup=2.0)
+    rep.comparison = compare(rep.to_dict(), old, old_file="old/bench.json")
+    rep.files = {"json": "/r/bench.json", "md": "/r/bench.md"}
+    con = Console(width=80, record=True, color_system=None)
+    render_report(con, rep)
+    text = con.export_text()
+    rows = [line.split() for line in text.splitlines()]
+    assert ["small_cnn", "80.0/90.0", "80.0/90.0", "2.200", "1.000", "2.20", "54.5"] in rows
+    assert "mobilenet_v2 *" in text and "n/a" in text
+    assert "PASS gate top1-drop" in text and "FAIL gate speedup" in text
+    assert "Change against old/bench.json" in text and "2.000 -> 2.200  +10.0%" in text
+    assert "only new" in text
+    assert "/r/bench.json" in text
+    assert max(len(line) for line in text.splitlines()) <= 80

@@ -1,0 +1,163 @@
+"""The bench report on screen (rich): the table, percentiles, gates, change, files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compare import Comparison
+from .report import BenchReport, main_table, ms, pct
+
+# Shorter headings than bench.md's so the tables fit an 80-column terminal.
+SCREEN_HEAD = {"top-1/top-5 (%)": "acc", "p50 (ms)": "ms", "speed-up (x)": "speed-up",
+               "latency reduction (%)": "reduction"}
+
+
+def _short(name: str) -> str:
+    for long, short in SCREEN_HEAD.items():
+        name = name.replace(long, short)
+    return name.replace("INT8 speed-up", "Speed-up").replace("INT8 reduction", "Reduction")
+
+
+def table(title: str, head: list[str], body: list[list[str]], text_columns: tuple = (0,)):
+    from rich.table import Table
+
+    from rich import box
+
+    # space-separated columns without padding: the tables fit 80 columns
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    for i, name in enumerate(head):
+        # cells never truncated: the headers wrap instead
+        table.add_column(name, justify="left" if i in text_columns else "right",
+                         no_wrap=(i == 0),
+                         overflow="fold")
+    for cells in body:
+        table.add_row(*cells)
+    return table
+
+
+def _screen_cell(cell: str) -> str:
+    """'96.00/100.00' -> '96.0/100.0' and 'latency only' -> 'n/a' (the file keeps both)."""
+    if cell == "latency only":
+        return "n/a"
+    if "/" in cell:
+        try:
+            return "/".join(f"{float(x):.1f}" for x in cell.split("/"))
+        except ValueError:
+            return cell
+    return cell
+
+
+def _changes(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
+    def arrow(old: str, new: str) -> str:
+        return new if old == new else f"{old} -> {new}"
+
+    head = ["Model", "Prec", "p50 ms", "change", "top-1 %", "speed-up"]
+    body = []
+    for r in cmp.rows:
+        name = r.model if r.batch_size == 1 else f"{r.model} b{r.batch_size}"
+        if r.status != "both":
+            body.append([name, r.precision, r.status, "", "", ""])
+            continue
+        change = "-" if r.p50_change_pct is None else f"{r.p50_change_pct:+.1f}%"
+        if r.within_noise:
+            change += " (noise)"
+        sp = [("-" if v is None else f"{v:.2f}") for v in (r.old_speedup, r.new_speedup)]
+        body.append([name, r.precision, arrow(ms(r.old_p50_ms), ms(r.new_p50_ms)), change,
+                     arrow(pct(r.old_top1), pct(r.new_top1)), arrow(*sp)])
+    return head, body
+
+
+def _percentiles(report: BenchReport) -> tuple[list[str], list[list[str]]]:
+    head = ["Model", "Prec", "p50", "p90", "p99", "img/s", "Spread", "Stable"]
+    body = []
+    for row in report.rows:
+        for p, res in row.results.items():
+            lat, st = res.latency_ms, res.stability
+            name = row.model if row.batch_size == 1 else f"{row.model} b{row.batch_size}"
+            body.append([name, p,
+                         *(ms(getattr(lat, k)) if lat else "-" for k in ("p50", "p90", "p99")),
+                         "-" if res.throughput_ips is None else f"{res.throughput_ips:.0f}",
+                         f"{st.spread * 100:.1f}%" if st else "-",
+                         ("yes" if st.stable else "no") if st else "-"])
+    return head, body
+
+
+def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> None:
+    from rich.markup import escape
+
+    head, body = main_table(report)
+    body = [[_screen_cell(c) for c in cells] for cells in body]
+    con.print()
+    con.print(table("FP32 vs INT8: acc = top-1/top-5 %, ms = p50 latency per batch",
+                     [_short(h) for h in head], body))
+    if any(r.kind == "seeded" for r in report.rows):
+        con.print("[dim]* seeded weights (untrained): latency only, accuracy n/a.[/]")
+    con.print("[dim]Speed-up = FP32 p50 / INT8 p50; reduction = 1 - INT8 p50 / FP32 p50 (what "
+              "the tutorial's \"speed-up\" column holds).[/]")
+    if percentiles:
+        con.print()
+        con.print(table("Latency per batch (ms; all percentiles in bench.md)",
+                         *_percentiles(report)))
+    unstable: dict[str, list[str]] = {}
+    for r in report.rows:
+        for p, res in r.results.items():
+            if res.stability and not res.stability.stable:
+                name = r.model if r.batch_size == 1 else f"{r.model} b{r.batch_size}"
+                unstable.setdefault(f"{name} ({res.stability.reason})", []).append(p)
+    if unstable:
+        items = ", ".join(f"{k.split(' (')[0]} {'/'.join(v)} ({k.split(' (')[1]}"
+                          for k, v in unstable.items())
+        con.print(f"[yellow]not stable within {report.rule.tolerance * 100:.0f} %: "
+                  f"{escape(items)}; their Spread (bench.md) is the noise of these numbers[/]")
+    if report.comparison:
+        con.print()
+        con.print(table(f"Change against {report.comparison.old_file}",
+                        *_changes(report.comparison)))
+        for key, (old, new) in report.comparison.context_changes.items():
+            con.print(f"[yellow]{escape(key)} changed:[/] {escape(str(old))} -> "
+                      f"{escape(str(new))}")
+    for note in report.notes:
+        con.print(f"[dim]{escape(note)}[/]")
+    for gate in report.gates:
+        style = "bold green" if gate.passed else "bold red"
+        word = "PASS" if gate.passed else "FAIL"
+        con.print(f"[{style}]{word}[/] gate {gate.name} (threshold {gate.threshold:g}): "
+                  f"{escape(gate.detail)}")
+    con.print("Files:")
+    for kind, path in report.files.items():
+        con.print(f"  {kind:5s} {escape(path)}")
+
+
+class StatusLine:
+    """Progress on stderr: a spinner line for transient status (each measurement window)
+    and a dim permanent line for each step; plain lines when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+        self.progress = None
+        if self.console.is_terminal:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                     TimeElapsedColumn(), console=self.console, transient=True)
+            self.task = self.progress.add_task("", total=None)
+
+    def __enter__(self) -> "StatusLine":
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def __call__(self, text: str, transient: bool = False) -> None:
+        from rich.markup import escape
+
+        if not transient:
+            self.console.print(f"[dim]{escape(text)}[/]")
+        if self.progress:
+            self.progress.update(self.task, description=escape(text))

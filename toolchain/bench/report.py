@@ -1,0 +1,265 @@
+"""The BenchReport and its files: bench.json, bench.md, bench.csv (bench.png: chart.py).
+
+Files are written into a staging folder next to the output folder and moved in
+only when all of them are complete, so an interrupted run leaves no half table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..results import JsonResult
+from .compare import Comparison
+from .gates import GateResult
+from .rows import BASELINE, BenchRow
+from .stability import StabilityRule
+
+FILES = ("bench.json", "bench.md", "bench.csv", "bench.png")
+
+
+@dataclass
+class BenchReport(JsonResult):
+    created_at: str
+    out_dir: str
+    request: dict[str, Any]
+    rule: StabilityRule
+    rows: list[BenchRow] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+    passed: bool = True                     # every gate asked for passed
+    comparison: Comparison | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return finite(super().to_dict())
+
+    @property
+    def precisions(self) -> list[str]:
+        seen: list[str] = []
+        for row in self.rows:
+            seen += [p for p in row.results if p not in seen]
+        return seen
+
+
+def pct(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction * 100:.2f}"
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 100 else f"{value:.1f}"
+
+
+def model_label(row: BenchRow) -> str:
+    label = row.model if row.batch_size == 1 else f"{row.model} (batch {row.batch_size})"
+    return label + (" *" if row.kind == "seeded" else "")
+
+
+def accuracy_cell(row: BenchRow, precision: str) -> str:
+    res = row.results.get(precision)
+    if res is None or res.top1 is None:
+        return "latency only" if row.kind == "seeded" else "-"
+    return f"{pct(res.top1)}/{pct(res.top5)}"
+
+
+def main_table(report: BenchReport) -> tuple[list[str], list[list[str]]]:
+    """The tutorial's table: accuracy and p50 latency per precision, speed-up and reduction."""
+    precs = report.precisions
+    others = [p for p in precs if p != BASELINE]
+    head = ["Model"] + [f"{p.upper()} top-1/top-5 (%)" for p in precs] \
+        + [f"{p.upper()} p50 (ms)" for p in precs]
+    for p in others:
+        head += [f"{p.upper()} speed-up (x)", f"{p.upper()} latency reduction (%)"]
+    body = []
+    for row in report.rows:
+        line = [model_label(row)] + [accuracy_cell(row, p) for p in precs]
+        for p in precs:
+            res = row.results.get(p)
+            line.append(ms(res.latency_ms.p50) if res and res.latency_ms else "-")
+        for p in others:
+            x, red = row.speedup.get(p), row.reduction_pct.get(p)
+            line += ["-" if x is None else f"{x:.2f}", "-" if red is None else f"{red:.1f}"]
+        body.append(line)
+    return head, body
+
+
+PERCENTILE_HEAD = ["Model", "Batch", "Precision", "Runner", "min", "mean", "p50", "p90", "p99",
+                   "max", "img/s", "Windows", "Spread (%)", "Stable"]
+
+
+def percentile_table(report: BenchReport) -> list[list[str]]:
+    body = []
+    for row in report.rows:
+        for p, res in row.results.items():
+            lat, st = res.latency_ms, res.stability
+            body.append([
+                row.model, str(row.batch_size), p, res.runner,
+                *(ms(getattr(lat, k)) if lat else "-"
+                  for k in ("min", "mean", "p50", "p90", "p99", "max")),
+                "-" if res.throughput_ips is None else f"{res.throughput_ips:.1f}",
+                f"{st.used_windows}/{st.windows}" if st else "-",
+                f"{st.spread * 100:.1f}" if st else "-",
+                ("yes" if st.stable else f"no ({st.reason})") if st else "-",
+            ])
+    return body
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines)
+
+
+def provenance_lines(prov: dict[str, Any]) -> list[str]:
+    host, paddle, lib = prov.get("host") or {}, prov.get("paddle") or {}, prov.get("library") or {}
+    tool, data = prov.get("tool") or {}, prov.get("dataset") or {}
+    gpus = prov.get("gpu") or []
+    sw = prov.get("software") or {}
+    lines = [
+        f"- Host: {host.get('hostname', '?')}, {host.get('os', '?')}, CPU "
+        f"{host.get('cpu_model', '?')} ({host.get('cores', '?')} cores"
+        + (f"; INT8 ISA {', '.join(host['int8_isa'])}" if host.get("int8_isa") else "") + ")",
+        "- GPU: " + (", ".join(str(g.get("name")) for g in gpus) if gpus else "none"),
+        f"- Driver {sw.get('driver') or '-'}, CUDA {sw.get('cuda') or '-'}, "
+        f"cuDNN {sw.get('cudnn') or '-'}, TensorRT {sw.get('tensorrt') or '-'}",
+        f"- Paddle {paddle.get('version', '?')} (commit {str(paddle.get('commit') or '?')[:10]})",
+        f"- Library: {lib.get('path') or 'none (python runner on the wheel)'}"
+        + (f", version.txt sha256 {lib['version_sha256'][:16]}" if lib.get("version_sha256")
+           else ""),
+        f"- Dataset: {data.get('path', '-')} ({data.get('images', '?')} images, "
+        f"sha256 {str(data.get('sha256') or '-')[:16]})",
+        f"- Tool: paddle-trt-lab {tool.get('version', '?')}, "
+        f"git {str(tool.get('git_commit') or '-')[:10]}"
+        + (" (uncommitted changes)" if tool.get("git_dirty") else ""),
+    ]
+    for name, models in (prov.get("models") or {}).items():
+        shas = ", ".join(f"{p} {str(s)[:16]}" for p, s in models.items())
+        lines.append(f"- Model {name}: {shas}")
+    return lines
+
+
+def used(report: BenchReport, attr: str) -> list[str]:
+    """The devices or runners that actually ran (the request may say "auto")."""
+    return sorted({getattr(res, attr) for row in report.rows for res in row.results.values()
+                   if getattr(res, attr)})
+
+
+def markdown(report: BenchReport) -> str:
+    req = report.request
+    parts = [f"# Bench {report.created_at}", ""]
+    parts.append(_md_table(*main_table(report)))
+    parts.append("")
+    if any(r.kind == "seeded" for r in report.rows):
+        parts += ["\\* seeded weights (the tutorial's architecture, untrained): latency only.", ""]
+    parts.append("Speed-up = FP32 p50 / INT8 p50; latency reduction = 1 - INT8 p50 / FP32 p50 "
+                 "(the tutorial's \"speed-up\" column is this reduction).")
+    parts += ["", "## Latency percentiles (ms per batch)", "",
+              _md_table(PERCENTILE_HEAD, percentile_table(report)), "",
+              f"Device {', '.join(used(report, 'device')) or req.get('device')}, runner "
+              f"{', '.join(used(report, 'runner')) or req.get('runner')}, "
+              f"{req.get('repeats')} timed runs per window after {req.get('warmup')} warm-up; "
+              f"stable = the p50 of {report.rule.windows} consecutive windows within "
+              f"{report.rule.tolerance * 100:.0f} % (time budget "
+              f"{report.rule.time_budget_s:g} s per model); "
+              "FP32 and INT8 windows interleaved (ABBA). Statistics of the last windows."]
+    if report.gates:
+        parts += ["", "## Gates", ""]
+        parts += [f"- {'PASS' if g.passed else 'FAIL'} {g.name} (threshold {g.threshold:g}): "
+                  f"{g.detail}" for g in report.gates]
+    if report.comparison:
+        parts += ["", f"## Change against {report.comparison.old_file}", "",
+                  _md_table(COMPARE_HEAD, compare_table(report.comparison))]
+        for key, (old, new) in report.comparison.context_changes.items():
+            parts.append(f"- {key} changed: {old} -> {new}")
+    if report.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    parts += ["", "## Provenance", ""] + provenance_lines(report.provenance) + [""]
+    return "\n".join(parts)
+
+
+COMPARE_HEAD = ["Model", "Batch", "Precision", "p50 old", "p50 new", "change (%)", "top-1 old",
+                "top-1 new", "change (pts)", "speed-up old", "speed-up new"]
+
+
+def compare_table(cmp: Comparison) -> list[list[str]]:
+    def num(v, f="{:.2f}"):
+        return "-" if v is None else f.format(v)
+    return [[r.model, str(r.batch_size), r.precision, ms(r.old_p50_ms), ms(r.new_p50_ms),
+             num(r.p50_change_pct, "{:+.1f}") + ("" if r.within_noise in (None, False)
+                                                 else " (noise)"),
+             pct(r.old_top1), pct(r.new_top1), num(r.top1_change_pts, "{:+.2f}"),
+             num(r.old_speedup), num(r.new_speedup)] for r in cmp.rows]
+
+
+CSV_FIELDS = ["model", "kind", "batch_size", "precision", "device", "runner", "top1", "top5",
+              "images", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+              "throughput_ips", "stable", "stop_reason", "windows", "spread", "speedup",
+              "latency_reduction_pct", "top1_drop_pts", "model_sha256"]
+
+
+def csv_text(report: BenchReport) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in report.rows:
+        for p, res in row.results.items():
+            lat, st = res.latency_ms, res.stability
+            writer.writerow({
+                "model": row.model, "kind": row.kind, "batch_size": row.batch_size,
+                "precision": p, "device": res.device, "runner": res.runner,
+                "top1": res.top1, "top5": res.top5, "images": res.images,
+                **{f"{k}_ms": (getattr(lat, k) if lat else None)
+                   for k in ("min", "mean", "p50", "p90", "p99", "max")},
+                "throughput_ips": res.throughput_ips,
+                "stable": st.stable if st else None, "stop_reason": st.reason if st else None,
+                "windows": st.windows if st else None, "spread": st.spread if st else None,
+                "speedup": row.speedup.get(p), "latency_reduction_pct": row.reduction_pct.get(p),
+                "top1_drop_pts": row.top1_drop_pts.get(p), "model_sha256": res.model_sha256,
+            })
+    return out.getvalue()
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_files(report: BenchReport, out_dir: Path) -> dict[str, str]:
+    """Write the four files into `out_dir` (created), all or none."""
+    from .chart import write_chart
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    report.out_dir = str(out_dir)
+    report.files = {name.split(".")[1]: str(out_dir / name) for name in FILES}
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        write_chart(report, stage / "bench.png")
+        (stage / "bench.md").write_text(markdown(report))
+        (stage / "bench.csv").write_text(csv_text(report))
+        (stage / "bench.json").write_text(json.dumps(finite(report.to_dict()), indent=2,
+                                                     allow_nan=False) + "\n")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            os.replace(stage / name, out_dir / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return report.files

@@ -1,0 +1,70 @@
+"""The bench result records: one PrecisionResult per precision, one BenchRow per group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results import JsonResult
+from ..runners.result import LatencyStats
+from .stability import Stability
+
+BASELINE = "fp32"
+
+
+@dataclass
+class PrecisionResult(JsonResult):
+    """One model at one batch size and precision: latency (stable windows) and accuracy."""
+
+    precision: str
+    model_dir: str
+    model_sha256: str | None = None
+    runner: str = ""
+    runner_reason: str = ""
+    device: str = ""
+    threads: int = 0
+    warmup: int = 0
+    repeats: int = 0                          # per window
+    latency_ms: LatencyStats | None = None    # of the used (last, stable) windows
+    throughput_ips: float | None = None
+    stability: Stability | None = None
+    windows: list[LatencyStats] = field(default_factory=list)  # every window, in order
+    top1: float | None = None                 # fraction
+    top5: float | None = None
+    images: int | None = None
+    accuracy_runner: str = ""
+    config_calls: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class BenchRow(JsonResult):
+    """One model at one batch size, every precision measured in the same interleaved rounds."""
+
+    model: str
+    kind: str                    # "trained" | "seeded" | "custom"
+    note: str
+    batch_size: int
+    results: dict[str, PrecisionResult] = field(default_factory=dict)
+    speedup: dict[str, float] = field(default_factory=dict)        # baseline p50 / p50
+    reduction_pct: dict[str, float] = field(default_factory=dict)  # (1 - p50/baseline p50)*100
+    top1_drop_pts: dict[str, float] = field(default_factory=dict)  # baseline top1 - top1, points
+
+    @property
+    def latency_only(self) -> bool:
+        return all(r.top1 is None for r in self.results.values())
+
+    def derive(self, baseline: str = BASELINE) -> "BenchRow":
+        """Fill speedup, reduction and top-1 drop of every precision against `baseline`."""
+        base = self.results.get(baseline)
+        self.speedup, self.reduction_pct, self.top1_drop_pts = {}, {}, {}
+        if base is None:
+            return self
+        for name, res in self.results.items():
+            if name == baseline:
+                continue
+            if base.latency_ms and res.latency_ms and res.latency_ms.p50 > 0:
+                self.speedup[name] = base.latency_ms.p50 / res.latency_ms.p50
+                self.reduction_pct[name] = (1 - res.latency_ms.p50 / base.latency_ms.p50) * 100
+            if base.top1 is not None and res.top1 is not None:
+                self.top1_drop_pts[name] = (base.top1 - res.top1) * 100
+        return self

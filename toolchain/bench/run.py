@@ -1,0 +1,359 @@
+"""`run_bench`: every model's precisions measured interleaved until stable, then reported.
+
+Per (model, batch size) group: latency windows of FP32 and INT8 alternate (ABBA,
+see schedule.py) until the stability rule holds or the group's time budget ends;
+accuracy is measured once per model and precision on the dataset (trained and
+custom models; seeded zoo models are latency only). The report, its gates and
+the optional comparison are written to results/<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import LabError
+from ..results import JsonResult
+from ..runners.result import LatencyStats, RunResult
+from ..settings import LabSettings
+from . import gates as gates_mod
+from .compare import compare, load_report
+from .report import BenchReport, write_files
+from .rows import BASELINE, BenchRow, PrecisionResult
+from .stability import StabilityRule, measure_interleaved
+
+PRECISIONS = ("fp32", "fp16", "int8")
+RUNNERS = ("auto", "cpp", "python")
+DEVICES = ("auto", "cpu", "gpu")
+
+
+@dataclass
+class BenchRequest(JsonResult):
+    models: list[str] = field(default_factory=list)   # empty: every model quickstart made
+    precisions: list[str] = field(default_factory=lambda: ["fp32", "int8"])
+    batch_sizes: list[int] = field(default_factory=lambda: [1])
+    runner: str = "auto"
+    device: str = "auto"
+    repeats: int = 50            # timed runs per window (at least)
+    min_window_s: float = 0.5    # fast models get more runs per window, up to 20 x repeats
+    warmup: int = 10             # untimed runs before each window
+    threads: int | None = None   # None: the runner's default
+    windows: int = 3
+    tolerance: float = 0.05
+    time_budget_s: float = 60.0  # per (model, batch size) group
+    max_rounds: int = 10
+    data_file: str | None = None     # None: <work_dir>/data/val.bin
+    accuracy_limit: int | None = None
+    accuracy_batch_size: int = 8
+    out: str | None = None       # None: <results_dir>/<timestamp>/
+    gate_top1_drop: float | None = None
+    gate_speedup: float | None = None
+    compare: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: LabSettings) -> "BenchRequest":
+        """Defaults from the `lab.bench` section of invoke.yaml."""
+        sec = settings.section("bench")
+        req = cls()
+        for key, attr, kind in (("repeats", "repeats", int), ("warmup", "warmup", int),
+                                ("tolerance", "tolerance", float),
+                                ("time_budget", "time_budget_s", float)):
+            if sec.get(key) not in (None, ""):
+                setattr(req, attr, kind(sec[key]))
+        return req
+
+    def rule(self) -> StabilityRule:
+        return StabilityRule(windows=self.windows, tolerance=self.tolerance,
+                             time_budget_s=self.time_budget_s, max_rounds=self.max_rounds)
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _number(name: str, text: Any, kind: Callable, minimum: float, strict: bool = False):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise LabError(f"--{name} must be a number, got {text!r}",
+                       hint=f"e.g. --{name} {kind(minimum) + (1 if strict else 0)}")
+    if value < minimum or (strict and value == minimum):
+        raise LabError(f"--{name} must be {'>' if strict else '>='} {minimum}, got {text}",
+                       hint=f"pass a value {'above' if strict else 'of at least'} {minimum}")
+    return value
+
+
+def parse_request(models: str | None = None, precisions: str | None = None,
+                  batch_sizes: str | None = None, runner: str | None = None,
+                  device: str | None = None, repeats: Any = None, warmup: Any = None,
+                  threads: Any = None, time_budget: Any = None, tolerance: Any = None,
+                  data_file: str | None = None, limit: Any = None, out: str | None = None,
+                  gate_top1_drop: Any = None, gate_speedup: Any = None,
+                  compare: str | None = None, defaults: BenchRequest | None = None
+                  ) -> BenchRequest:
+    """The task's flag strings -> a checked BenchRequest (LabError on bad input)."""
+    req = defaults or BenchRequest()
+    if models is not None:
+        req.models = _split(models)
+    if precisions is not None:
+        precs = [p.lower() for p in _split(precisions)]
+        bad = [p for p in precs if p not in PRECISIONS]
+        if bad or not precs:
+            raise LabError(f"unknown precision(s) {', '.join(bad) or '(none given)'}",
+                           hint="--precisions takes a comma list of fp32, fp16, int8, "
+                                "e.g. --precisions fp32,int8")
+        req.precisions = list(dict.fromkeys(precs))
+    if batch_sizes is not None:
+        sizes = _split(batch_sizes)
+        if not sizes:
+            raise LabError("--batch-sizes is empty", hint="e.g. --batch-sizes 1,4")
+        req.batch_sizes = list(dict.fromkeys(_number("batch-sizes", s, int, 1) for s in sizes))
+    for name, value, allowed in (("runner", runner, RUNNERS), ("device", device, DEVICES)):
+        if value is not None:
+            if value not in allowed:
+                raise LabError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}",
+                               hint=f"e.g. --{name} {allowed[0]}")
+            setattr(req, name, value)
+    if repeats is not None:
+        req.repeats = _number("repeats", repeats, int, 1)
+    if warmup is not None:
+        req.warmup = _number("warmup", warmup, int, 0)
+    if threads is not None:
+        req.threads = _number("threads", threads, int, 1)
+    if time_budget is not None:
+        req.time_budget_s = _number("time-budget", time_budget, float, 0, strict=True)
+    if tolerance is not None:
+        req.tolerance = _number("tolerance", tolerance, float, 0, strict=True)
+    if limit is not None:
+        req.accuracy_limit = _number("limit", limit, int, 1)
+    if gate_top1_drop is not None:
+        # negative = the other precision must beat FP32 by that many points
+        req.gate_top1_drop = _number("gate-top1-drop", gate_top1_drop, float, -100)
+    if gate_speedup is not None:
+        req.gate_speedup = _number("gate-speedup", gate_speedup, float, 0, strict=True)
+    if data_file is not None:
+        req.data_file = data_file
+    if out is not None:
+        req.out = out
+    if compare is not None:
+        req.compare = compare
+    if (req.gate_top1_drop is not None or req.gate_speedup is not None) \
+            and (BASELINE not in req.precisions or len(req.precisions) < 2):
+        raise LabError("the gates compare against fp32: --precisions must hold fp32 and "
+                       "another precision", hint="e.g. --precisions fp32,int8")
+    return req
+
+
+@dataclass
+class ModelTarget:
+    name: str
+    kind: str            # "trained" | "seeded" | "custom"
+    note: str
+    dirs: dict[str, Path]
+
+
+def _zoo_specs() -> dict[str, Any]:
+    try:
+        from ..models.zoo import list_models
+    except ImportError:
+        return {}
+    return {spec.name: spec for spec in list_models()}
+
+
+def models_root(settings: LabSettings) -> Path:
+    return settings.work_dir / "models"
+
+
+def resolve_models(settings: LabSettings, names: Sequence[str],
+                   precisions: Sequence[str]) -> list[ModelTarget]:
+    """Zoo names (their <work_dir>/models/<name>/<precision>/ dirs) or folders holding
+    <precision>/ sub-folders. No names: every model quickstart or `invoke models` made."""
+    specs = _zoo_specs()
+    root = models_root(settings)
+    if not names:
+        found = [n for n in specs if (root / n / BASELINE).is_dir()]
+        found += sorted(p.name for p in root.glob("*") if p.is_dir() and p.name not in specs
+                        and (p / BASELINE).is_dir()) if root.is_dir() else []
+        if not found:
+            raise LabError(f"no models to bench in {root}",
+                           hint="run `invoke quickstart`, or export and quantize one "
+                                "(`invoke models --export NAME`, `invoke quantize ...`), "
+                                "or pass --models DIR with fp32/ and int8/ folders")
+        names = found
+    targets = []
+    for name in names:
+        path = Path(name)
+        if name in specs or (root / name).is_dir():
+            spec = specs.get(name)
+            base, kind = root / name, getattr(spec, "kind", "custom") if spec else "custom"
+            note = getattr(spec, "note", "") if spec else ""
+        elif path.is_dir():
+            base, kind, note, name = path, "custom", "", path.resolve().name
+        else:
+            known = ", ".join(specs) or "(model zoo not installed)"
+            raise LabError(f"unknown model {name!r}", where=str(path),
+                           hint=f"pass a zoo name ({known}) or a folder with fp32/ and "
+                                "int8/ sub-folders")
+        dirs = {p: base / p for p in precisions}
+        missing = [p for p, d in dirs.items() if not d.is_dir()]
+        if missing:
+            raise LabError(f"model {name} has no {', '.join(missing)} folder",
+                           where=str(base),
+                           hint=f"export/quantize it first (`invoke models --export {name}`, "
+                                f"`invoke quantize --model-dir {base / BASELINE} --output "
+                                f"{base / 'int8'} ...`) or run `invoke quickstart`")
+        targets.append(ModelTarget(name, kind, note, dirs))
+    return targets
+
+
+def combine_windows(windows: Sequence[RunResult]) -> tuple[LatencyStats, float | None]:
+    """One statistic from the used windows: pooled samples when the runner kept them
+    (raw["samples_ms"]), else each statistic's median across windows."""
+    samples = [w.raw.get("samples_ms") for w in windows]
+    if all(isinstance(s, list) and s for s in samples):
+        stats = LatencyStats.from_samples([x for s in samples for x in s])
+    else:
+        lats = [w.latency_ms for w in windows]
+        stats = LatencyStats(
+            count=sum(l.count for l in lats),
+            **{k: statistics.median(getattr(l, k) for l in lats)
+               for k in ("min", "mean", "p50", "p90", "p99", "max")})
+    tps = [w.throughput_ips for w in windows if w.throughput_ips is not None]
+    return stats, (statistics.median(tps) if tps else None)
+
+
+def window_repeats(p50_ms: float, req: BenchRequest) -> int:
+    """Runs per window so that a window lasts about `min_window_s` (short windows of a
+    sub-millisecond model are all noise), between `repeats` and 20 x `repeats`."""
+    if p50_ms <= 0:
+        return req.repeats
+    wanted = math.ceil(req.min_window_s * 1000.0 / p50_ms)
+    return max(req.repeats, min(wanted, 20 * req.repeats))
+
+
+def default_data_file(settings: LabSettings) -> Path:
+    return settings.work_dir / "data" / "val.bin"
+
+
+def _out_dir(settings: LabSettings, req: BenchRequest, now: _dt.datetime) -> Path:
+    if req.out:
+        return Path(req.out).expanduser().resolve()
+    base = settings.results_dir / now.strftime("%Y%m%d-%H%M%S")
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def _accuracy(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_file: Path,
+              say: Callable) -> dict[str, RunResult]:
+    """top-1/top-5 per precision, once per model (the same for every batch size)."""
+    from ..runners import run_accuracy
+
+    out = {}
+    threads_kw = {"threads": req.threads} if req.threads else {}
+    for p in req.precisions:
+        say(f"{target.name} {p}: accuracy on {data_file.name}")
+        out[p] = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
+                              runner=req.runner, batch_size=req.accuracy_batch_size,
+                              limit=req.accuracy_limit, progress=False, **threads_kw)
+    return out
+
+
+def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batch_size: int,
+             data_file: Path | None, say: Callable) -> tuple[dict, dict]:
+    """Interleaved latency windows of every precision until stable (see stability.py)."""
+    from ..runners import run_latency
+
+    threads_kw = {"threads": req.threads} if req.threads else {}
+    reps = {p: req.repeats for p in req.precisions}
+
+    def measure(precision: str) -> RunResult:
+        res = run_latency(settings, target.dirs[precision], precision, device=req.device,
+                          runner=req.runner, batch_size=batch_size, warmup=req.warmup,
+                          repeats=reps[precision], data_file=data_file, **threads_kw)
+        reps[precision] = window_repeats(res.latency_ms.p50, req)
+        return res
+
+    def on_window(precision: str, rnd: int, res: RunResult) -> None:
+        say(f"{target.name} b{batch_size} round {rnd + 1} {precision}: p50 "
+            f"{res.latency_ms.p50:.3f} ms", transient=True)
+
+    return measure_interleaved(measure, lambda r: r.latency_ms.p50, req.precisions,
+                               req.rule(), on_window=on_window)
+
+
+def _row(target: ModelTarget, batch_size: int, precisions: Sequence[str], windows: dict,
+         stability: dict, accuracy: dict, shas: dict) -> BenchRow:
+    row = BenchRow(model=target.name, kind=target.kind, note=target.note, batch_size=batch_size)
+    for p in precisions:
+        used = windows[p][-stability[p].used_windows:]
+        stats, tps = combine_windows(used)
+        last, acc = used[-1], accuracy.get(p)
+        row.results[p] = PrecisionResult(
+            precision=p, model_dir=str(target.dirs[p]), model_sha256=shas[p],
+            runner=last.runner, runner_reason=last.runner_reason, device=last.device,
+            threads=last.threads, warmup=last.warmup, repeats=last.repeats,
+            latency_ms=stats, throughput_ips=tps, stability=stability[p],
+            windows=[w.latency_ms for w in windows[p]],
+            top1=acc.top1 if acc else None, top5=acc.top5 if acc else None,
+            images=acc.images if acc else None, accuracy_runner=acc.runner if acc else "",
+            config_calls=last.config_calls)
+    return row.derive()
+
+
+def run_bench(settings: LabSettings, req: BenchRequest,
+              progress: Callable[..., None] | None = None) -> BenchReport:
+    """Measure, gate, compare and write the bench files.
+
+    `progress(text, transient=False)` gets status lines (transient: one window's p50).
+    """
+    from .provenance import collect, model_sha256
+
+    started = time.monotonic()
+    say = progress or (lambda text, transient=False: None)
+    old = load_report(Path(req.compare)) if req.compare else None
+    targets = resolve_models(settings, req.models, req.precisions)
+    data_file = Path(req.data_file) if req.data_file else default_data_file(settings)
+    if req.data_file and not data_file.exists():
+        raise LabError("the data file does not exist", where=str(data_file),
+                       hint="run `invoke preprocess` or `invoke quickstart`, or pass --data-file")
+    have_data = data_file.exists()
+    notes: list[str] = []
+    if not have_data:
+        notes.append(f"no dataset at {data_file}: latency only, no accuracy")
+
+    rows: list[BenchRow] = []
+    for target in targets:
+        shas = {p: model_sha256(d) for p, d in target.dirs.items()}
+        accuracy = (_accuracy(settings, req, target, data_file, say)
+                    if have_data and target.kind != "seeded" else {})
+        for bs in req.batch_sizes:
+            windows, stability = _latency(settings, req, target, bs,
+                                          data_file if have_data else None, say)
+            rows.append(_row(target, bs, req.precisions, windows, stability, accuracy, shas))
+            st = stability[req.precisions[0]]
+            say(f"{target.name} b{bs}: {st.windows} rounds, {st.reason}")
+    runners = {r.runner for row in rows for r in row.results.values()}
+    reasons = {r.runner_reason for row in rows for r in row.results.values() if r.runner_reason}
+    notes += [f"runner: {', '.join(sorted(runners))}" + (f" ({'; '.join(sorted(reasons))})"
+                                                          if reasons else "")]
+    now = _dt.datetime.now(_dt.timezone.utc)
+    report = BenchReport(
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), out_dir="", request=req.to_dict(),
+        rule=req.rule(), rows=rows, notes=notes,
+        provenance=collect(settings, {t.name: t.dirs for t in targets},
+                           data_file if have_data else None))
+    report.gates = gates_mod.evaluate(rows, req.gate_top1_drop, req.gate_speedup)
+    report.passed = all(g.passed for g in report.gates)
+    if old is not None:
+        report.comparison = compare(report.to_dict(), old, old_file=str(req.compare))
+    report.elapsed_s = round(time.monotonic() - started, 2)
+    write_files(report, _out_dir(settings, req, now))
+    return report
