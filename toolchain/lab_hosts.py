@@ -1,0 +1,492 @@
+"""`invoke lab`: run one lab task on many hosts over SSH (Fabric) and diff the results.
+
+Each host runs `invoke <task> --json` in its project checkout, with the
+environment its config names (remote shells are non-interactive: ~/.bashrc,
+conda and CUDA's PATH are not loaded, so PATH / LD_LIBRARY_PATH go in `env`).
+Every host has its own timeout, enforced three times over: coreutils `timeout`
+on the host (so a hung task is killed there), Fabric's `run(timeout=)`, and a
+local deadline on the host's thread (so a host that hangs while connecting does
+not block the others either; Fabric's ThreadingGroup joins with no timeout).
+Each host's JSON lands in <results_dir>/lab/<host>/<task>.json with a log beside it;
+the cross-host table lists the values that differ between hosts and the hosts
+that failed, and why.
+
+Settings (invoke.yaml):
+  lab.lab:   defaults for every host: user, key, port, checkout, env, invoke,
+             timeout, connect_timeout, parallel, remote_timeout, ignore_keys, max_rows
+  lab.hosts: <name>: {host, port, user, key, checkout, env, invoke, timeout}
+             (or just "user@host:port"); a --hosts name not listed there is read
+             as user@host:port with the lab.lab defaults.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import re
+import shlex
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import LabError
+from .lab_lock import matches
+from .results import JsonResult
+from .settings import LabSettings
+from .state import write_json_atomic
+
+TASKS = ("doctor", "verify", "fetch-lib", "bench", "quickstart")
+DEFAULTS: dict[str, Any] = {
+    "user": None,
+    "key": None,
+    "port": 22,
+    "checkout": "~/paddle-trt-lab",
+    "env": {},
+    "invoke": "invoke",
+    "timeout": 1800,
+    "connect_timeout": 15,
+    "parallel": True,
+    "remote_timeout": True,
+    "max_rows": 40,
+    # Keys of the hosts' JSON that differ by nature (times, paths to temp files).
+    "ignore_keys": ["*time*", "*elapsed*", "*created*", "*_at", "*hostname*", "*timestamp*",
+                    "*duration*", "*seconds*", "*free*", "*.note", "meta.*"],
+}
+# Keys shown first in the cross-host table: what usually explains a difference.
+HIGHLIGHT = ("*driver*", "*tensorrt*", "*trt*", "*cuda*", "*cudnn*", "*gpu*", "*library*",
+             "*latency*", "*throughput*", "*top1*", "*top5*", "*speedup*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+GRACE_S = 15
+
+
+@dataclass
+class HostSpec(JsonResult):
+    """One host: where to connect, where the checkout is, what environment to export."""
+
+    name: str
+    host: str
+    port: int = 22
+    user: str | None = None
+    key: str | None = None
+    checkout: str = "~/paddle-trt-lab"
+    env: dict[str, str] = field(default_factory=dict)
+    invoke: str = "invoke"
+    timeout: float = 1800
+    connect_timeout: float = 15
+
+    @property
+    def address(self) -> str:
+        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
+
+    @property
+    def folder(self) -> str:
+        """The host's folder name under results/lab/."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.name).strip("._") or "host"
+
+
+@dataclass
+class HostOutcome(JsonResult):
+    name: str
+    address: str
+    status: str                      # ok | failed | timeout | unreachable
+    reason: str = ""
+    exit_code: int | None = None
+    elapsed_s: float = 0.0
+    result_file: Path | None = None
+    log_file: Path | None = None
+    result: Any = None               # the host's JSON output
+
+
+@dataclass
+class HostDifference(JsonResult):
+    key: str
+    values: dict[str, Any]           # host -> value (None: the host's JSON lacks it)
+
+
+@dataclass
+class LabRun(JsonResult):
+    task: str
+    args: list[str]
+    parallel: bool
+    hosts: list[HostOutcome] = field(default_factory=list)
+    differences: list[HostDifference] = field(default_factory=list)
+    summary_file: Path | None = None
+    max_rows: int = 40               # rows of the differences table shown (JSON has all)
+    ok: bool = True
+
+
+# -- hosts from settings -----------------------------------------------------------------
+
+def parse_address(text: str) -> tuple[str | None, str, int | None]:
+    """'user@host:port' / 'host' / 'user@[::1]:22' -> (user, host, port)."""
+    user, _, rest = text.rpartition("@")
+    m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest) or re.fullmatch(r"([^:]+)(?::(\d+))?",
+                                                                        rest)
+    if not m or not m.group(1):
+        raise LabError(f"cannot read host {text!r}", hint="write user@host:port, host:port or "
+                       "host, or name an entry of lab.hosts in invoke.yaml")
+    return (user or None), m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def lab_settings(settings: LabSettings) -> dict[str, Any]:
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in settings.section("lab").items() if v is not None})
+    return merged
+
+
+def resolve_hosts(names: list[str], hosts_cfg: dict[str, Any], defaults: dict[str, Any]
+                  ) -> list[HostSpec]:
+    """HostSpecs for --hosts names: lab.hosts entries, else user@host:port."""
+    specs: list[HostSpec] = []
+    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+        entry = hosts_cfg.get(name)
+        if isinstance(entry, str):
+            entry = {"host": entry}
+        entry = dict(entry or {})
+        user, host, port = parse_address(entry.get("host") or name)
+        env = {**dict(defaults.get("env") or {}), **dict(entry.get("env") or {})}
+        for var in env:
+            if not ENV_NAME.fullmatch(str(var)):
+                raise LabError(f"host {name}: {var!r} is not an environment variable name",
+                               where=f"invoke.yaml lab.hosts.{name}.env")
+        try:
+            spec = HostSpec(
+                name=name, host=host,
+                port=int(entry.get("port") or port or defaults.get("port") or 22),
+                user=entry.get("user") or user or defaults.get("user") or None,
+                key=_expand(entry.get("key") or defaults.get("key")),
+                checkout=str(entry.get("checkout") or defaults["checkout"]),
+                env={str(k): str(v) for k, v in env.items()},
+                invoke=str(entry.get("invoke") or defaults["invoke"]),
+                timeout=float(entry.get("timeout") or defaults["timeout"]),
+                connect_timeout=float(entry.get("connect_timeout")
+                                      or defaults["connect_timeout"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise LabError(f"host {name}: bad setting ({exc})",
+                           where=f"invoke.yaml lab.hosts.{name}") from None
+        specs.append(spec)
+    if not specs:
+        raise LabError("no hosts given", hint="pass --hosts h1,h2 (names from lab.hosts in "
+                       "invoke.yaml, or user@host:port)")
+    return specs
+
+
+def _expand(path: Any) -> str | None:
+    return os.path.expanduser(os.path.expandvars(str(path))) if path else None
+
+
+# -- the remote command (pure) -----------------------------------------------------------
+
+def _dquote(value: str) -> str:
+    """Double-quote for sh, leaving $VAR to expand on the host (PATH=/x/bin:$PATH)."""
+    return '"' + re.sub(r'(["\\`])', r"\\\1", value) + '"'
+
+
+def _cd(path: str) -> str:
+    if path == "~" or path.startswith("~/"):
+        return "cd ~/" + shlex.quote(path[2:]) if len(path) > 2 else "cd ~"
+    return "cd " + shlex.quote(path)
+
+
+def remote_command(spec: HostSpec, task: str, args: list[str], timeout: float | None,
+                   remote_timeout: bool = True) -> str:
+    """The shell line a host runs: cd checkout, export env, invoke TASK --json ARGS."""
+    parts = [_cd(spec.checkout)]
+    if spec.env:
+        parts.append("export " + " ".join(f"{k}={_dquote(v)}" for k, v in spec.env.items()))
+    run = [spec.invoke, task, "--json", *args]
+    line = " ".join(shlex.quote(a) for a in run)
+    if remote_timeout and timeout:
+        line = f"timeout -k 10 {int(max(1, round(timeout)))} {line}"
+    parts.append(line)
+    return " && ".join(parts)
+
+
+def ssh_equivalent(spec: HostSpec, command: str) -> str:
+    """The same run as a pasteable `ssh` line (for --dry-run)."""
+    argv = ["ssh", "-p", str(spec.port)]
+    if spec.key:
+        argv += ["-i", spec.key]
+    argv += [f"{spec.user}@{spec.host}" if spec.user else spec.host, command]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+# -- running -----------------------------------------------------------------------------
+
+def _reason(stderr: str, stdout: str) -> str:
+    lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("error:"):
+            return ln[:300]
+    text = lines[-1] if lines else next((ln.strip() for ln in reversed((stdout or "")
+                                                                         .splitlines())
+                                         if ln.strip()), "")
+    return text[:300]
+
+
+def parse_json_output(stdout: str) -> Any:
+    """The JSON a `--json` task printed (the whole output, or from the first line that
+    opens an object to the end)."""
+    text = (stdout or "").strip()
+    if not text:
+        return None
+    try:
+        return _json.loads(text)
+    except ValueError:
+        pass
+    lines = text.splitlines()
+    for i, ln in enumerate(lines):
+        if ln.startswith("{"):
+            try:
+                return _json.loads("\n".join(lines[i:]))
+            except ValueError:
+                continue
+    return None
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_on_host(spec: HostSpec, command: str, timeout: float, holder: dict) -> HostOutcome:
+    """Connect, run, classify. Never raises: every failure becomes an outcome."""
+    import paramiko
+    from fabric import Connection
+    from invoke.exceptions import CommandTimedOut
+
+    out = HostOutcome(name=spec.name, address=spec.address, status="failed")
+    connect_kwargs: dict[str, Any] = {"banner_timeout": spec.connect_timeout,
+                                      "auth_timeout": spec.connect_timeout}
+    if spec.key:
+        connect_kwargs.update(key_filename=[spec.key], look_for_keys=False, allow_agent=False)
+    conn = Connection(host=spec.host, user=spec.user, port=spec.port,
+                      connect_timeout=max(1, int(spec.connect_timeout)),
+                      connect_kwargs=connect_kwargs)
+    holder["conn"] = conn
+    try:
+        res = conn.run(command, hide=True, warn=True, in_stream=False,
+                       timeout=timeout + GRACE_S if timeout else None)
+    except CommandTimedOut as exc:
+        out.status, out.reason = "timeout", f"no end after {exc.timeout}s; channel closed"
+        holder["stdout"], holder["stderr"] = exc.result.stdout, exc.result.stderr
+        return out
+    except paramiko.AuthenticationException as exc:
+        out.status = "unreachable"
+        out.reason = f"SSH authentication failed as {spec.user or 'the local user'}" \
+                     f"{' with key ' + spec.key if spec.key else ''}: {exc}"
+        return out
+    except (paramiko.SSHException, socket.timeout, TimeoutError) as exc:
+        out.status = "unreachable"
+        out.reason = f"no SSH handshake with {spec.address} within " \
+                     f"{spec.connect_timeout:g}s ({type(exc).__name__}: {exc})"
+        return out
+    except OSError as exc:  # NoValidConnectionsError (refused), DNS, no route
+        out.status = "unreachable"
+        out.reason = f"cannot connect to {spec.address}: {exc}"
+        return out
+    finally:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection
+            pass
+    holder["stdout"], holder["stderr"] = res.stdout, res.stderr
+    out.exit_code = res.exited
+    out.result = parse_json_output(res.stdout)
+    if res.exited == 0:
+        out.status = "ok" if out.result is not None else "failed"
+        if out.result is None:
+            out.reason = "the task printed no JSON"
+    elif res.exited in (124, 137) and timeout and "timeout -k" in command:
+        out.status = "timeout"
+        out.reason = f"still running after {timeout:g}s; killed on the host"
+    elif res.exited == 127:
+        out.reason = f"command not found on the host: {_reason(res.stderr, '')} " \
+                     f"(set PATH in the host's env, or `invoke:` to the full path)"
+    else:
+        out.reason = f"exit {res.exited}: {_reason(res.stderr, res.stdout)}"
+    return out
+
+
+def _finish(outcome: HostOutcome, spec: HostSpec, task: str, command: str, holder: dict,
+            results_dir: Path) -> HostOutcome:
+    folder = results_dir / "lab" / spec.folder
+    result_file = folder / f"{task}.json"
+    if outcome.result is not None:
+        write_json_atomic(result_file, outcome.result)
+        outcome.result_file = result_file
+    else:
+        result_file.unlink(missing_ok=True)  # never leave an older run's result as this one's
+    log = (f"# host {spec.name} ({spec.address})\n# command: {command}\n"
+           f"# status: {outcome.status} exit: {outcome.exit_code} "
+           f"elapsed: {outcome.elapsed_s:.1f}s\n# reason: {outcome.reason}\n"
+           f"## stdout\n{holder.get('stdout') or ''}\n## stderr\n{holder.get('stderr') or ''}\n")
+    outcome.log_file = folder / f"{task}.log"
+    _write_text_atomic(outcome.log_file, log)
+    return outcome
+
+
+def _deadline(spec: HostSpec, timeout: float) -> float:
+    # connect + banner + auth may each take connect_timeout, then the command.
+    return 3 * spec.connect_timeout + (timeout or 0) + 2 * GRACE_S
+
+
+def _collect(spec: HostSpec, holder: dict, timeout: float, box_wait: float) -> HostOutcome:
+    thread: threading.Thread = holder["thread"]
+    thread.join(max(0.0, box_wait))
+    if thread.is_alive():
+        conn = holder.get("conn")
+        if conn is not None:  # unblock the thread if it can be; don't wait for it
+            threading.Thread(target=_quiet_close, args=(conn,), daemon=True).start()
+        return HostOutcome(name=spec.name, address=spec.address, status="timeout",
+                           reason=f"no answer within {_deadline(spec, timeout):g}s "
+                                  f"(connection or command hung); abandoned")
+    return holder["outcome"]
+
+
+def _quiet_close(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] | None = None,
+            timeout: float | None = None, parallel: bool | None = None,
+            on_done: Callable[[HostOutcome], None] | None = None) -> LabRun:
+    """Run `invoke <task> --json ARGS` on every host; collect, diff, write the summary."""
+    try:
+        import fabric  # noqa: F401
+    except ImportError:
+        raise LabError("Fabric is not installed", hint="pip install 'paddle-trt-lab[lab]'") \
+            from None
+    if task not in TASKS:
+        raise LabError(f"unknown lab task {task!r}", hint=f"use one of: {', '.join(TASKS)}")
+    cfg = lab_settings(settings)
+    specs = resolve_hosts(names, dict(settings.section("hosts")), cfg)
+    parallel = bool(cfg["parallel"]) if parallel is None else parallel
+    args = list(args or [])
+    run = LabRun(task=task, args=args, parallel=parallel, max_rows=int(cfg["max_rows"]))
+    plans = []
+    for spec in specs:
+        host_timeout = float(timeout) if timeout else spec.timeout
+        plans.append((spec, host_timeout,
+                      remote_command(spec, task, args, host_timeout, bool(cfg["remote_timeout"]))))
+
+    def start(spec: HostSpec, host_timeout: float, command: str) -> dict:
+        holder: dict[str, Any] = {}
+
+        def work() -> None:
+            t0 = time.monotonic()
+            try:
+                outcome = run_on_host(spec, command, host_timeout, holder)
+            except Exception as exc:  # noqa: BLE001 - one host's bug must not stop the others
+                outcome = HostOutcome(name=spec.name, address=spec.address, status="failed",
+                                      reason=f"{type(exc).__name__}: {exc}")
+            outcome.elapsed_s = round(time.monotonic() - t0, 2)
+            holder["outcome"] = outcome
+
+        holder["thread"] = threading.Thread(target=work, name=f"lab-{spec.name}", daemon=True)
+        holder["deadline"] = time.monotonic() + _deadline(spec, host_timeout)
+        holder["t0"] = time.monotonic()
+        holder["thread"].start()
+        return holder
+
+    def finish(spec: HostSpec, host_timeout: float, command: str, holder: dict) -> HostOutcome:
+        outcome = _collect(spec, holder, host_timeout, holder["deadline"] - time.monotonic())
+        if not outcome.elapsed_s:
+            outcome.elapsed_s = round(time.monotonic() - holder["t0"], 2)
+        outcome = _finish(outcome, spec, task, command, holder, settings.results_dir)
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    if parallel:
+        holders = [start(*plan) for plan in plans]
+        run.hosts = [finish(*plan, holder) for plan, holder in zip(plans, holders)]
+    else:
+        run.hosts = [finish(*plan, start(*plan)) for plan in plans]
+    cfg_ignore = cfg.get("ignore_keys") or ()
+    run.differences = host_differences({o.name: o.result for o in run.hosts
+                                        if o.result is not None}, cfg_ignore)
+    run.ok = all(o.status == "ok" for o in run.hosts)
+    summary = settings.results_dir / "lab" / f"{task}.json"
+    run.summary_file = summary
+    write_json_atomic(summary, run.to_dict())
+    return run
+
+
+def dry_run_script(settings: LabSettings, names: list[str], task: str, args: list[str],
+                   timeout: float | None) -> str:
+    """The runs `invoke lab` would make, as ssh lines (a pasteable shell script)."""
+    cfg = lab_settings(settings)
+    specs = resolve_hosts(names, dict(settings.section("hosts")), cfg)
+    lines = ["#!/bin/sh", f"# invoke lab --task {task}: one ssh run per host"]
+    for spec in specs:
+        t = float(timeout) if timeout else spec.timeout
+        lines.append(f"# {spec.name} ({spec.address}), timeout {t:g}s")
+        lines.append(ssh_equivalent(spec, remote_command(spec, task, args, t,
+                                                         bool(cfg["remote_timeout"]))))
+    return "\n".join(lines) + "\n"
+
+
+# -- cross-host comparison (pure) ---------------------------------------------------------
+
+def flatten_json(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaves of a JSON value by path; lists of objects with a "key"/"name" are indexed
+    by it (items[system.cuda_version].found), lists of scalars are leaves."""
+    flat: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flat.update(flatten_json(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, (index, v) in enumerate(zip(_list_labels(value), value)):
+            flat.update(flatten_json(v, f"{prefix}[{index if index is not None else i}]"))
+    else:
+        flat[prefix] = value
+    return flat
+
+
+def _list_labels(items: list[dict]) -> list[str | None]:
+    """A unique label per object: its "key", "name", "id" or "check", or "section/name"
+    (doctor's findings); None (use the position) when nothing is unique."""
+    candidates = [[v.get(f) for v in items] for f in ("key", "name", "id", "check")]
+    candidates.append([f"{v.get('section')}/{v.get('name')}"
+                       if isinstance(v.get("section"), str) and isinstance(v.get("name"), str)
+                       else None for v in items])
+    for labels in candidates:
+        if all(isinstance(x, str) for x in labels) and len(set(labels)) == len(labels):
+            return labels
+    return [None] * len(items)
+
+
+def host_differences(results: dict[str, Any], ignore: Any = DEFAULTS["ignore_keys"]
+                     ) -> list[HostDifference]:
+    """Keys whose values differ between the hosts' JSON results (absent counts)."""
+    if len(results) < 2:
+        return []
+    flats = {host: flatten_json(data) for host, data in results.items()}
+    keys = list(dict.fromkeys(k for flat in flats.values() for k in flat))
+    diffs = []
+    for key in keys:
+        if matches(key, ignore):
+            continue
+        values = {host: flat.get(key) for host, flat in flats.items()}
+        present = {host for host, flat in flats.items() if key in flat}
+        seen = {_json.dumps(v, sort_keys=True, default=str) for v in values.values()}
+        if len(seen) > 1 or len(present) != len(flats):
+            diffs.append(HostDifference(key=key, values=values))
+    diffs.sort(key=lambda d: (not matches(d.key.lower(), HIGHLIGHT),))
+    return diffs
