@@ -108,6 +108,40 @@ def test_cpu_build_has_no_gpu_fields():
     assert v.with_gpu is False and v.cuda_version is None and v.with_tensorrt is None
 
 
+# Real version.txt contents pasted in public docs/READMEs (tests/fixtures/probe/public/README.md).
+@pytest.mark.parametrize("name, expected", [
+    # 1.x Windows build: MSVC version as the CXX compiler, no TensorRT line.
+    ("paddle-version-1.x-windows-msvc.txt",
+     dict(paddle_version=None, git_commit="264e76cae6861ad9b1d4bcd8c3212f7a78c01e4d",
+          with_onednn=True, with_gpu=True, with_tensorrt=None, cuda_version="10.0",
+          cudnn_version="7.4", tensorrt_version=None, cxx_compiler_version="19.0.24215.1")),
+    ("paddle-version-2.x-docs-trt8.5.txt",
+     dict(paddle_version=None, git_commit="47fa64004362b1d7d63048016911e62dc1d84f45",
+          with_onednn=True, with_gpu=True, with_tensorrt=True, cuda_version="11.8",
+          cudnn_version="8.6", tensorrt_version="8.5.1.7", cxx_compiler_version="8.2.0")),
+    # The 3.x template as shipped (Windows GPU lib, PaddlePaddle/Paddle#71032).
+    ("paddle-version-3.0.0-rc0-windows-gpu.txt",
+     dict(paddle_version="3.0.0-rc0", git_commit="791e99fc54c36151b9e5f1245e0fc8ae5d8a282b",
+          with_mkl=True, with_onednn=True, with_gpu=True, with_tensorrt=True,
+          cuda_version="12.0", cudnn_version="8.9", tensorrt_version="8.6.1.6",
+          cxx_compiler_version="19.29.30154.0")),
+    # Paddle-Inference-Demo master docs: hand-added OpenVINO lines are kept in raw only.
+    ("paddle-version-demo-master-openvino.txt",
+     dict(paddle_version=None, with_onednn=True, with_tensorrt=True, cuda_version="9.0",
+          cudnn_version="7.6", tensorrt_version="6", cxx_compiler_version="4.8.5")),
+    # 3.0.0-beta1 Windows lib as quoted in a README: blank lines between, no GIT COMMIT line.
+    ("paddle-version-3.0.0-beta1-windows-excerpt.txt",
+     dict(paddle_version="3.0.0-beta1", git_commit=None, with_onednn=None, with_gpu=None,
+          with_tensorrt=True, cuda_version="12.0", cudnn_version="8.9",
+          tensorrt_version="8.6.1.6", cxx_compiler_version="19.29.30154.0")),
+])
+def test_public_version_txt_samples(name, expected):
+    from conftest import FIXTURES
+
+    v = parse_version_txt((FIXTURES / "probe" / "public" / name).read_text(encoding="utf-8"))
+    assert {key: getattr(v, key) for key in expected} == expected
+
+
 def test_version_mismatches_compare_by_common_prefix():
     v = parse_version_txt(V24)
     assert version_mismatches(v, "11.2", "8.2.1", "8.2") == []

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from . import parsers
-from .report import FOUND, NOT_FOUND, UNPARSED, Finding, ProbeReport
+from .report import ERROR, FOUND, NOT_FOUND, UNPARSED, Finding, ProbeReport
 from .sources import (ToolOutput, clip_raw, existing_unique_dirs, file_finding, read_text,
                       run_tool, tool_finding)
 
@@ -125,7 +125,11 @@ def collect_driver(report: ProbeReport, outs: dict[str, ToolOutput], timeout: fl
     query = outs["nvidia-smi query"]
     if query.status != "ran":
         return
-    gpus = parsers.parse_gpu_query_csv(query.text) if query.ok else []
+    # Not only on exit 0: with a GPU it cannot reach, nvidia-smi still lists the others.
+    gpus = parsers.parse_gpu_query_csv(query.text)
+    for line in parsers.smi_device_errors(query.text):
+        report.findings.append(Finding("driver", "unreachable gpu", ERROR, source=query.command,
+                                       raw=line, details={"returncode": query.returncode}))
     rejected = parsers.smi_rejected_field(query.text)
     if rejected == "compute_cap":
         # 470-series drivers: ask again without compute_cap, take it from the name table.

@@ -66,10 +66,14 @@ def parse_cudnn_version_header(text: str) -> str | None:
 
 
 def parse_nvcc_version(text: str) -> str | None:
-    """`nvcc --version` -> "13.0.88" (the V number), else "13.0" (the release)."""
+    """`nvcc --version` -> "13.0.88" (the V number), else "13.0" (the release).
+
+    CUDA 2.x-5.0 print "release 5.0, V0.2.1221": a V number that does not start
+    with the release is not the toolkit's version, so the release is kept then.
+    """
     m = re.search(r"release\s+(\d+\.\d+)\s*,\s*V(\d+\.\d+\.\d+)", text)
     if m:
-        return m.group(2)
+        return m.group(2) if m.group(2).startswith(m.group(1) + ".") else m.group(1)
     m = re.search(r"release\s+(\d+\.\d+)", text)
     return m.group(1) if m else None
 
@@ -114,19 +118,34 @@ class SmiBanner:
 
 
 def parse_nvidia_smi_banner(text: str) -> SmiBanner | None:
+    """Plain `nvidia-smi` or `nvidia-smi -q` -> SMI, driver and max CUDA versions.
+
+    From the 610 series the banner says "KMD Version: 610.57.04  CUDA UMD Version: 13.3"
+    instead of "Driver Version: ...  CUDA Version: ...". "CUDA Version: N/A", "ERR!"
+    (WSL) or "Not Found" (-q on a vGPU host) leave cuda_max None.
+    """
     def grab(label: str) -> str | None:
         m = re.search(label + r"\s*:?\s+(\d+\.[\d.]+)", text)
         return m.group(1) if m else None
 
-    banner = SmiBanner(grab("NVIDIA-SMI"), grab("Driver Version"), grab("CUDA Version"))
+    banner = SmiBanner(grab("NVIDIA-SMI"), grab(r"(?:Driver|KMD) Version"),
+                       grab(r"CUDA (?:UMD )?Version"))
     if banner.driver_version is None and banner.cuda_max is None:
         return None
     return banner
 
 
 def parse_proc_driver_version(text: str) -> str | None:
-    """/proc/driver/nvidia/version ("NVRM version: ... Kernel Module ... 580.159.04 ...")."""
-    m = re.search(r"NVRM version:.*?\b(\d{3,}\.\d+(?:\.\d+)?)\b", text)
+    """/proc/driver/nvidia/version -> the module's version.
+
+    Proprietary: "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  <date>";
+    open module: "... UNIX Open Kernel Module for x86_64  565.57.01  Release Build ...";
+    Jetson (L4T) numbers its module "35.3.1", so the major is not always 3 digits.
+    """
+    m = re.search(r"NVRM version:.*?Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)\b",
+                  text)
+    if m is None:
+        m = re.search(r"NVRM version:.*?\b(\d{3,}\.\d+(?:\.\d+)?)\b", text)
     return m.group(1) if m else None
 
 
@@ -146,15 +165,31 @@ def smi_rejected_field(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+_DEVICE_ERROR = re.compile(r"^Unable to determine the device handle for GPU.*$", re.M)
+
+
+def smi_device_errors(text: str) -> list[str]:
+    """Lines where nvidia-smi could not reach a GPU (fallen off the bus, Xid 79, ...):
+    "Unable to determine the device handle for GPU1: 0000:34:00.0: Unknown Error"."""
+    return [m.group(0).strip() for m in _DEVICE_ERROR.finditer(text)]
+
+
 def parse_gpu_query_csv(text: str) -> list[GpuInfo]:
-    """`nvidia-smi --query-gpu=name,...,memory.total,... --format=csv` (with its header)."""
+    """`nvidia-smi --query-gpu=name,...,memory.total,... --format=csv` (with its header).
+
+    The header need not be the first line: with a GPU it cannot reach, nvidia-smi prints
+    "Unable to determine the device handle ..." first and then the other GPUs' rows.
+    Lines that are not rows of the header's width are skipped.
+    """
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) < 1 or "name" not in lines[0]:
-        return []
     rows = list(csv.reader(io.StringIO("\n".join(lines)), skipinitialspace=True))
-    header = [re.sub(r"\s*\[.*\]$", "", h.strip()) for h in rows[0]]
+    start = next((i for i, row in enumerate(rows)
+                  if "name" in (re.sub(r"\s*\[.*\]$", "", c.strip()) for c in row)), None)
+    if start is None:
+        return []
+    header = [re.sub(r"\s*\[.*\]$", "", h.strip()) for h in rows[start]]
     gpus = []
-    for row in rows[1:]:
+    for row in rows[start + 1:]:
         if len(row) != len(header):
             continue
         rec = dict(zip(header, (v.strip() for v in row)))
@@ -181,9 +216,13 @@ def parse_gcc_version(text: str) -> str | None:
     """`g++ --version` ("g++ (Debian 12.2.0-14) 12.2.0") -> "12.2.0".
 
     The version is the last X.Y.Z of the first line; the parenthesised vendor
-    string can hold other numbers.
+    string can hold other numbers. On macOS `gcc`/`g++` is clang and may print
+    "Configured with: ...c++/4.2.1" before "Apple clang version 12.0.0 (...)":
+    that line is skipped.
     """
-    first = text.strip().splitlines()[0] if text.strip() else ""
+    lines = [ln for ln in text.strip().splitlines()
+             if ln.strip() and not ln.lstrip().startswith("Configured with:")]
+    first = lines[0] if lines else ""
     found = re.findall(r"\b(\d+\.\d+(?:\.\d+)?)\b", re.sub(r"\(.*?\)", " ", first))
     if found:
         return found[-1]

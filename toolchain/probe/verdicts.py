@@ -80,7 +80,9 @@ def driver_fits_cuda(driver_cuda_max: str | None, driver_version: str | None, cu
 
 def _driver_fix(cuda: str, rules: dict) -> str:
     floor = rules.get("cuda_driver_min", {}).get(str(_major(cuda)))
-    return (f"install an NVIDIA driver whose nvidia-smi shows CUDA Version >= {_major_minor(cuda)}"
+    # Drivers from 610 print "CUDA UMD Version" where older ones print "CUDA Version".
+    return (f"install an NVIDIA driver whose nvidia-smi shows CUDA (UMD) Version >= "
+            f"{_major_minor(cuda)}"
             + (f" (at least {floor} for CUDA {_major(cuda)}.x)" if floor else "")
             + ", or use a toolkit/build for an older CUDA")
 
@@ -202,6 +204,11 @@ def _gpu(report: ProbeReport, rules: dict, add) -> None:
             f"driver runs the wheel's CUDA {wheel_cuda}",
             _driver_fix(wheel_cuda, rules) if level != OK else None)
 
+    for f in report.in_section("driver"):
+        if f.name == "unreachable gpu":
+            add("unreachable gpu", FAIL, f"nvidia-smi: {f.raw}",
+                "a GPU fell off the bus or hung: check `dmesg` for Xid errors and reboot; "
+                "until then CUDA may fail on every GPU of this machine")
     if not report.gpus:
         add("gpus", FAIL, "nvidia-smi lists no GPU", "check `nvidia-smi -L` and the driver")
         return
