@@ -179,6 +179,38 @@ def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
 
 # --- worker side (runs with FLAGS_enable_pir_api=0) -----------------------------------
 
+def iterate_graph_nodes_by_id() -> None:
+    """Make PostTrainingQuantization's graph passes visit nodes in node-id order.
+
+    IrGraph.all_op_nodes() & co. return Python sets of fresh IrNode wrappers, which
+    hash by memory address (PYTHONHASHSEED does not help): the passes that insert
+    quantize/dequantize ops visited the ops in a different order each run and
+    created the new ops in that order, and the saved program lists new ops that do
+    not depend on each other (the quantize ops of a residual add's two inputs) in
+    creation order, so the .pdmodel bytes changed from run to run (params did not).
+    Node ids are given in creation order (the first ones in program order), so
+    visiting by id makes the passes, and the saved program, reproducible. The set
+    of ops written is the same; oneDNN INT8 outputs were bit-identical.
+    """
+    from paddle.base.framework import IrGraph
+
+    class NodesById(set):
+        def __iter__(self):
+            return iter(sorted(set.__iter__(self), key=lambda node: node.id()))
+
+    for name in ("all_nodes", "all_var_nodes", "all_persistable_nodes", "all_op_nodes"):
+        unordered = getattr(IrGraph, name, None)
+        if unordered is None or getattr(unordered, "by_id", False):
+            continue
+
+        def ordered(self, _unordered=unordered):
+            return NodesById(_unordered(self))
+
+        ordered.by_id = True
+        ordered.__doc__ = unordered.__doc__
+        setattr(IrGraph, name, ordered)
+
+
 def _worker(args) -> dict:
     from .data.binfmt import DatasetReader
     from .models.worker import check_pir_flag, report_progress
@@ -187,6 +219,7 @@ def _worker(args) -> dict:
     import paddle
     from paddle.static.quantization import PostTrainingQuantization
 
+    iterate_graph_nodes_by_id()
     paddle.enable_static()
     exe = paddle.static.Executor(paddle.CPUPlace())
     scope = paddle.static.global_scope()
