@@ -188,6 +188,29 @@ def test_model_dir_discovery(demo_2x, datasets, tmp_path, layout):
         assert "EnableNewIR(1)" in out["config_calls"]
 
 
+def test_model_dir_named_model_beside_a_sidecar(demo_2x, datasets, tmp_path):
+    """<name>.json + <name>.pdiparams next to another .json (the lab's lab_model.json
+    sidecar, as `invoke models` writes it): the sidecar has no .pdiparams, so the model
+    is still found; two complete models in one folder are refused with a fix."""
+    src = write_standin_model(tmp_path / "src", num_classes=NUM_CLASSES, seed=5, layout="json")
+    named = tmp_path / "named"
+    named.mkdir()
+    shutil.copy(src / "inference.json", named / "model.json")
+    shutil.copy(src / "inference.pdiparams", named / "model.pdiparams")
+    (named / "lab_model.json").write_text('{"name": "x"}')
+    proc = run_demo(demo_2x.test_acc, f"--model_dir={named}", f"--data_file={datasets['bin']}",
+                    "--json_only")
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc.stdout)
+    assert out["model_layout"] == "json" and out["model_file"].endswith("/model.json")
+    top1, _, _ = expected_accuracy(datasets["images"], datasets["labels"], src)
+    assert out["top1"] == pytest.approx(top1)
+    shutil.copy(src / "inference.json", named / "other.json")
+    shutil.copy(src / "inference.pdiparams", named / "other.pdiparams")
+    _assert_one_clear_error(run_demo(demo_2x.trt_clas, f"--model_dir={named}", "--repeats=1"),
+                            "several models", "model.json", "other.json", "--model_file")
+
+
 def test_model_and_params_file_flags(demo_1x, datasets, tmp_path):
     model = write_standin_model(tmp_path / "m", num_classes=NUM_CLASSES, seed=2,
                                 layout="combined")

@@ -104,22 +104,30 @@ ModelFiles FindModelFiles(const Options& o) {
     m.layout = "__model__";
     return m;
   }
-  // A single <name>.pdmodel or <name>.json with <name>.pdiparams.
+  // A single <name>.pdmodel or <name>.json with <name>.pdiparams. Only names with
+  // their .pdiparams count, so a sidecar such as lab_model.json does not hide model.json.
   std::vector<std::string> names = List(dir);
   for (const char* ext : {".pdmodel", ".json"}) {
     std::vector<std::string> hits;
-    for (const auto& n : names)
-      if (EndsWith(n, ext)) hits.push_back(n);
+    for (const auto& n : names) {
+      if (EndsWith(n, ext) &&
+          IsFile(dir + "/" + n.substr(0, n.size() - std::strlen(ext)) + ".pdiparams"))
+        hits.push_back(n);
+    }
+    if (hits.size() > 1) {
+      throw DemoError("model folder " + dir + " holds several models (" + hits[0] + ", " +
+                          hits[1] + (hits.size() > 2 ? ", ..." : "") + ")",
+                      "pass --model_file=FILE" + std::string(ext) +
+                          " and --params_file=FILE.pdiparams");
+    }
     if (hits.size() == 1) {
-      std::string stem = hits[0].substr(0, hits[0].size() - std::strlen(ext));
-      if (IsFile(dir + "/" + stem + ".pdiparams")) {
-        m.prog_file = dir + "/" + hits[0];
-        m.params_file = dir + "/" + stem + ".pdiparams";
-        m.layout = std::string(ext) == ".json" ? "json" : "pdmodel";
-        CheckReadable(m.prog_file, "model file");
-        CheckReadable(m.params_file, "params file");
-        return m;
-      }
+      const std::string stem = hits[0].substr(0, hits[0].size() - std::strlen(ext));
+      m.prog_file = dir + "/" + hits[0];
+      m.params_file = dir + "/" + stem + ".pdiparams";
+      m.layout = std::string(ext) == ".json" ? "json" : "pdmodel";
+      CheckReadable(m.prog_file, "model file");
+      CheckReadable(m.params_file, "params file");
+      return m;
     }
   }
   std::string seen;
@@ -127,7 +135,8 @@ ModelFiles FindModelFiles(const Options& o) {
   if (names.size() > 8) seen += ", ...";
   throw DemoError("no model found in " + dir + " (looked for inference.pdmodel + "
                   "inference.pdiparams, inference.json + inference.pdiparams, model + params, "
-                  "__model__); it holds: " + (seen.empty() ? std::string("nothing") : seen),
+                  "__model__, NAME.pdmodel or NAME.json + NAME.pdiparams); it holds: " +
+                      (seen.empty() ? std::string("nothing") : seen),
                   "point --model_dir at an exported inference model, or pass --model_file and "
                   "--params_file");
 }

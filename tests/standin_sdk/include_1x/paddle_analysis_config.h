@@ -12,6 +12,8 @@ namespace paddle {
 
 struct AnalysisConfig {
   AnalysisConfig();
+  // explicit, as in the real 1.8 .. 2.2 headers: no copy-initialisation of a config
+  explicit AnalysisConfig(const AnalysisConfig& other);
   explicit AnalysisConfig(const std::string& model_dir);
   explicit AnalysisConfig(const std::string& prog_file, const std::string& params_file);
 

@@ -14,6 +14,7 @@ namespace paddle {
 
 struct PD_INFER_DECL AnalysisConfig {
   AnalysisConfig();
+  AnalysisConfig(const AnalysisConfig& other);  // out of line, as in the real 2.3+ headers
   explicit AnalysisConfig(const std::string& model_dir);
   explicit AnalysisConfig(const std::string& prog_file, const std::string& params_file);
 

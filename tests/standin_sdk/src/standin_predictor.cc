@@ -104,6 +104,7 @@ const char* kOutput = "save_infer_model/scale_0.tmp_0";
 namespace paddle {
 
 AnalysisConfig::AnalysisConfig() = default;
+AnalysisConfig::AnalysisConfig(const AnalysisConfig& other) = default;
 AnalysisConfig::AnalysisConfig(const std::string& model_dir) { SetModel(model_dir); }
 AnalysisConfig::AnalysisConfig(const std::string& prog_file, const std::string& params_file) {
   SetModel(prog_file, params_file);
