@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from runner_helpers import lab_settings, trained_lab  # noqa: F401
 from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
+from toolchain.models.worker import worker_env
 from toolchain.models.zoo import export_model, get_model, list_models
 
 
@@ -81,3 +87,46 @@ def test_export_dry_run_prints_the_worker_commands_and_writes_nothing(lab_env, i
     assert lines[0].startswith("FLAGS_enable_pir_api=0 ") and "--format legacy" in lines[0]
     assert lines[1].startswith("FLAGS_enable_pir_api=1 ") and "--format pir" in lines[1]
     assert not (Path(lab_env["INVOKE_LAB_WORK_DIR"]) / "models").exists()
+
+
+
+def checkout_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the toolchain in another directory, with shifted line numbers in the
+    worker modules, and a python reached through another path to the same venv."""
+    clone = tmp_path / "elsewhere" / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "toolchain", clone / "toolchain", ignore=ignore)
+    shutil.copytree(ROOT / "recipes", clone / "recipes")
+    for rel in ("toolchain/models/export.py", "toolchain/models/worker.py", "toolchain/quantize.py"):
+        f = clone / rel
+        f.write_text("# shifted\n" * 7 + f.read_text())
+    python = Path(sys.executable)
+    if sys.prefix != sys.base_prefix:      # a venv: reach it through another path too
+        (tmp_path / "venv").symlink_to(sys.prefix, target_is_directory=True)
+        python = tmp_path / "venv" / os.path.relpath(sys.executable, sys.prefix)
+    return clone, python
+
+
+def run_from(checkout: Path, python: Path, module: str, *args: str) -> dict:
+    """`python -m module args` as a legacy-format worker, run from `checkout`."""
+    env = worker_env(pir=False)
+    env["PYTHONPATH"] = str(checkout)
+    proc = subprocess.run([str(python), "-m", module, *args], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_a_legacy_export_has_no_call_stacks_and_the_same_sha256_from_another_checkout(tmp_path):
+    """Paddle stores each op's Python call stack (absolute venv/checkout paths, our line
+    numbers) in `op_callstack`; the export strips it, so a copy of the checkout in
+    another directory, with shifted line numbers and another venv path, writes the same bytes."""
+    clone, python = checkout_copy(tmp_path)
+    args = ("toolchain.models.export", "--name", "small_cnn", "--format", "legacy", "--out")
+    here = run_from(ROOT, Path(sys.executable), *args, str(tmp_path / "a"))
+    there = run_from(clone, python, *args, str(tmp_path / "b"))
+    assert here["sha256"] == there["sha256"]
+    program = find_model_files(tmp_path / "a").program.read_bytes()
+    assert program == find_model_files(tmp_path / "b").program.read_bytes()
+    assert b"op_callstack" not in program and b".py" not in program
+    assert str(ROOT).encode() not in program

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from runner_helpers import trained_lab  # noqa: F401
+from test_models import checkout_copy, run_from
 from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
 from toolchain.models.zoo import export_model
@@ -23,6 +27,7 @@ def test_quantized_model_is_int8_and_keeps_its_accuracy(trained_lab):
     assert q.quantized_ops > 0 and q.calib_images == 100
     assert q.source_sha256 == lab.export.sha256["legacy"]
     assert files.record()["precision"] == "int8" and files.record()["algo"] == "avg"
+    assert b"op_callstack" not in files.program.read_bytes()
     fp32 = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu", runner="python",
                         batch_size=20, progress=False)
     int8 = run_accuracy(lab.settings, q.output, lab.val, "int8", device="cpu", runner="python",
@@ -47,6 +52,21 @@ def test_quantizing_twice_writes_the_same_bytes(trained_lab, tmp_path):
     assert a.program.read_bytes() == b.program.read_bytes()
     assert a.params.read_bytes() == b.params.read_bytes()
     assert runs[0].sha256 == runs[1].sha256
+
+
+@pytest.mark.slow
+def test_quantizing_from_another_checkout_writes_the_same_bytes(trained_lab, tmp_path):
+    """The saved program's feed/fetch ops would carry the call stack that created them
+    (venv and checkout paths, our line numbers); the worker strips it."""
+    clone, python = checkout_copy(tmp_path)
+    args = ("toolchain.quantize", "--model-dir", str(trained_lab.fp32), "--calib-data",
+            str(trained_lab.train), "--algo", "abs_max", "--batch-size", "5",
+            "--batch-nums", "2", "--output")
+    run_from(ROOT, Path(sys.executable), *args, str(tmp_path / "a"))
+    run_from(clone, python, *args, str(tmp_path / "b"))
+    a, b = find_model_files(tmp_path / "a"), find_model_files(tmp_path / "b")
+    assert a.quantized() and a.sha256() == b.sha256()
+    assert b"op_callstack" not in a.program.read_bytes()
 
 
 @pytest.mark.slow

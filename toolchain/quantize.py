@@ -254,6 +254,9 @@ def _worker(args) -> dict:
     out = Path(args.output)
     ptq.save_quantized_model(str(out), model_filename="model.pdmodel",
                              params_filename="model.pdiparams")
+    from .models.layout import strip_debug_attrs
+
+    strip_debug_attrs(out / "model.pdmodel")    # same bytes from any checkout location
     program = (out / "model.pdmodel").read_bytes()
     return {"calib_images": seen["images"],
             "quantized_ops": program.count(b"quantize_linear") - program.count(

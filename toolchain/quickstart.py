@@ -242,7 +242,8 @@ def _model(p: Pipeline, name: str, kind: str, train: dict, val: dict) -> dict:
     out = p.settings.work_dir / "models" / name / "fp32"
     inputs = {"model": name, "spec": zoo.get_model(name).raw, "paddle": _paddle_version(),
               "code": code_digest("toolchain.models.networks", "toolchain.models.train",
-                                  "toolchain.models.export", "toolchain.models.zoo")}
+                                  "toolchain.models.export", "toolchain.models.zoo",
+                                  "toolchain.models.layout")}
     if kind == "trained":
         inputs.update(train=train["digests"]["data"], val=val["digests"]["data"])
 
@@ -275,7 +276,7 @@ def _quantize(p: Pipeline, name: str, kind: str, model: dict, train: dict) -> di
     algo, batch_size, batch_nums = CALIBRATION.get(kind, CALIBRATION["trained"])
     inputs = {"fp32": model["digests"]["fp32"], "calib": train["digests"]["data"],
               "algo": algo, "batch_size": batch_size, "batch_nums": batch_nums,
-              "paddle": _paddle_version(), "code": code_digest("toolchain.quantize")}
+              "paddle": _paddle_version(), "code": code_digest("toolchain.quantize", "toolchain.models.layout")}
 
     def action():
         res = quantize_model(p.settings, fp32, Path(train["outputs"]["data"]), out, algo=algo,

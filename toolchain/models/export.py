@@ -52,13 +52,15 @@ def _export(args) -> dict:
     spec_in = [paddle.static.InputSpec([None, c, h, w], "float32", "image")]
     paddle.jit.save(net, str(out / "model"), input_spec=spec_in)
     (out / "model.pdiparams.info").unlink(missing_ok=True)
-    from .layout import find_model_files
+    from .layout import find_model_files, strip_debug_attrs
 
     files = find_model_files(out)
     if files.format != args.format:
         from ..errors import LabError
         raise LabError(f"paddle wrote a {files.format} model where {args.format} was asked",
                        hint="set FLAGS_enable_pir_api before paddle is imported")
+    if files.format == "legacy":        # the PIR .json carries no call stacks
+        strip_debug_attrs(files.program)
     return {"format": files.format, "program": str(files.program), "params": str(files.params),
             "sha256": files.sha256(), "train": metrics}
 

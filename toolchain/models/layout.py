@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,11 @@ RECORD_NAME = "lab_model.json"
 QUANT_OPS = (b"quantize_linear",)
 FAKE_QUANT_OPS = (b"fake_quantize", b"fake_channel_wise_quantize", b"fake_dequantize",
                   b"fake_channel_wise_dequantize")
+# Debug-only op attributes that tie a program's bytes to where it was written:
+# Paddle records the Python call stack of each op it creates (absolute paths of
+# the venv and the checkout, line numbers of our code); clip_extra drops it from
+# most ops on save but not from feed/fetch. Inference never reads it.
+DEBUG_ATTRS = ("op_callstack",)
 
 
 @dataclass
@@ -105,6 +112,39 @@ def find_model_files(model_dir: Path | str) -> ModelFiles:
         where=str(model_dir),
         hint="a model directory holds model.pdmodel (or model.json) + model.pdiparams; "
              "export one with `invoke models --export small_cnn`")
+
+
+def strip_debug_attrs(program: Path) -> int:
+    """Drop DEBUG_ATTRS from every op of a legacy (.pdmodel) program, in place.
+
+    Returns how many attributes were removed (0: file untouched). The rewrite is
+    deterministic protobuf serialization into a temp file beside it, then a
+    rename. Worker side: imports paddle's protobuf module (so paddle itself).
+    """
+    from paddle.base.proto import framework_pb2
+
+    program = Path(program)
+    desc = framework_pb2.ProgramDesc()
+    desc.ParseFromString(program.read_bytes())
+    removed = 0
+    for block in desc.blocks:
+        for op in block.ops:
+            for i in reversed(range(len(op.attrs))):
+                if op.attrs[i].name in DEBUG_ATTRS:
+                    del op.attrs[i]
+                    removed += 1
+    if not removed:
+        return 0
+    fd, tmp = tempfile.mkstemp(prefix=f".{program.name}.", suffix=".tmp", dir=program.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(desc.SerializeToString(deterministic=True))
+        os.chmod(tmp, program.stat().st_mode & 0o777)
+        os.replace(tmp, program)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return removed
 
 
 def write_record(model_dir: Path, record: dict) -> None:
