@@ -111,3 +111,23 @@ def test_report_schema_matches_the_h100_capture():
     assert captured["gpus"][0]["compute_capability"] == "9.0"
     finding_keys = {"section", "name", "status", "value", "source", "raw", "details"}
     assert all(set(f) == finding_keys for f in captured["findings"])
+
+
+def test_table_keeps_every_column_readable_with_long_item_names():
+    """A real H100 host listed cuDNN headers under a 74-character pip path; the
+    Item column must fold it, not squeeze Value and Source to nothing."""
+    from rich.console import Console
+
+    from toolchain.probe.report import Finding, ProbeReport
+    from toolchain.tasks.doctor import render_report
+
+    long_dir = "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/include"
+    report = ProbeReport(probe_seconds=0.1, findings=[
+        Finding("cudnn", f"headers {long_dir}", "found", value="9.19.0",
+                source=f"{long_dir}/cudnn_version.h"),
+    ])
+    con = Console(width=80, record=True, color_system=None)
+    render_report(con, report)
+    text = con.export_text()
+    assert "9.19.0" in text
+    assert "cudnn_version.h" in text.replace("\n", "").replace("│", "").replace(" ", "")

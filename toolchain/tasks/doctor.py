@@ -62,9 +62,11 @@ def render_report(console, report) -> None:
     from toolchain.probe.report import SECTION_TITLES, SECTIONS
 
     table = Table(title="invoke doctor", title_justify="left", show_lines=False)
-    table.add_column("Item", no_wrap=True)
-    table.add_column("Value")
-    table.add_column("Source", style="dim", overflow="fold")
+    # Item names can hold long paths (pip's nvidia/cudnn/include): fold them
+    # rather than let one column squeeze the others to nothing.
+    table.add_column("Item", ratio=3, overflow="fold")
+    table.add_column("Value", ratio=3, overflow="fold")
+    table.add_column("Source", ratio=3, style="dim", overflow="fold")
     for section in SECTIONS:
         findings = report.in_section(section)
         if not findings:
