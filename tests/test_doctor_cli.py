@@ -118,16 +118,19 @@ def test_table_keeps_every_column_readable_with_long_item_names():
     Item column must fold it, not squeeze Value and Source to nothing."""
     from rich.console import Console
 
-    from toolchain.probe.report import Finding, ProbeReport
+    from toolchain.probe.report import Finding, ProbeReport, Verdict
     from toolchain.tasks.doctor import render_report
 
     long_dir = "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/include"
     report = ProbeReport(probe_seconds=0.1, findings=[
         Finding("cudnn", f"headers {long_dir}", "found", value="9.19.0",
                 source=f"{long_dir}/cudnn_version.h"),
-    ])
+    ], verdicts=[Verdict("paddle wheel", "warn", "no paddle wheel installed",
+                         fix="pip install 'paddle-trt-lab[cpu]' (or [gpu])")])
     con = Console(width=80, record=True, color_system=None)
     render_report(con, report)
     text = con.export_text()
     assert "9.19.0" in text
-    assert "cudnn_version.h" in text.replace("\n", "").replace("│", "").replace(" ", "")
+    flat = text.replace("\n", "").replace("│", "").replace(" ", "")
+    assert "cudnn_version.h" in flat
+    assert "paddle-trt-lab[cpu]" in flat and "…" not in text  # folded, never cut

@@ -86,8 +86,8 @@ def render_report(console, report) -> None:
     checks = Table(title="checks", title_justify="left")
     checks.add_column("", no_wrap=True)
     checks.add_column("Check", no_wrap=True)
-    checks.add_column("Finding")
-    checks.add_column("Fix", style="dim")
+    checks.add_column("Finding", overflow="fold")
+    checks.add_column("Fix", style="dim", overflow="fold")
     for v in report.verdicts:
         style = LEVEL_STYLE.get(v.level, "")
         checks.add_row(f"[{style}]{v.level}[/]", escape(v.check), escape(v.message),
