@@ -116,7 +116,7 @@ def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
     op_types: the op types to quantize (default OP_TYPES); more types let oneDNN
     keep more of the graph in INT8 (fewer reorders between INT8 and FP32)."""
     from .data.binfmt import DatasetReader
-    from .models.layout import find_model_files, write_record
+    from .models.layout import find_model_files, publish_model_dir, write_record
     from .models.worker import run_worker, temp_dir_beside
 
     if algo not in ALGOS:
@@ -161,9 +161,7 @@ def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
                            "num_classes": src.get("num_classes"), "sha256": sha,
                            "source_sha256": files.sha256(), "algo": algo,
                            "calib_data": str(calib_data), "note": src.get("note", "")})
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
+        publish_model_dir(tmp, output)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

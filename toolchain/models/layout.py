@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,3 +150,11 @@ def strip_debug_attrs(program: Path) -> int:
 
 def write_record(model_dir: Path, record: dict) -> None:
     (Path(model_dir) / RECORD_NAME).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def publish_model_dir(staged: Path, target: Path) -> None:
+    """Put a finished model dir, built beside `target` on the same file system,
+    in place of whatever was there (a rename, so readers never see half a model)."""
+    if target.exists():
+        shutil.rmtree(target)
+    staged.rename(target)

@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import LabError
 from ..results import JsonResult
 from ..settings import LabSettings
-from .layout import write_record
+from .layout import publish_model_dir, write_record
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "models.toml"
 FORMATS = ("legacy", "pir")
@@ -193,9 +193,7 @@ def export_model(settings: LabSettings, name: str, out_dir: Path | None = None,
                                   "precision": "fp32", "num_classes": spec.num_classes,
                                   "sha256": results[fmt]["sha256"], "note": spec.note,
                                   "train": results[order[0]].get("train")})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        publish_model_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
