@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate recipes/paddle_inference.toml from ../shared/reference/paddle_lib_matrix.json.
+"""Regenerate recipes/paddle_inference.toml from recipes/sources/paddle_lib_matrix.json.gz.
 
 Usage: python scripts/build_manifest.py [--matrix PATH] [--out PATH]
 The logic lives in toolchain/manifest_build.py (tested by tests/test_manifest_build.py).
@@ -14,13 +14,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolchain.manifest_build import MATRIX_NAME, build_manifest  # noqa: E402
+from toolchain.manifest_build import MATRIX_PATH, build_manifest  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--matrix", type=Path,
-                        default=ROOT.parent / "shared" / "reference" / MATRIX_NAME)
+    parser.add_argument("--matrix", type=Path, default=MATRIX_PATH,
+                        help="the download matrix, .json or .json.gz (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "recipes" / "paddle_inference.toml")
     args = parser.parse_args(argv)
     if not args.matrix.is_file():

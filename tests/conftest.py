@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-H100_FIXTURES = SHARED / "fixtures" / "h100"
 FIXTURES = ROOT / "tests" / "fixtures"
+# Real outputs captured on GPU hosts (copies of what reached us in ../shared/fixtures; the
+# repository stands alone, so nothing here reads ../shared).
+H100_FIXTURES = FIXTURES / "hosts" / "h100"
+H200_FIXTURES = FIXTURES / "hosts" / "h200"
 
 
 @pytest.fixture

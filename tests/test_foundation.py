@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,3 +115,41 @@ def test_readme_commands_are_what_ci_runs():
     assert "pytest" in readme.split("<!-- ci:test-command -->")[1].split("<!-- /ci")[0]
     assert "invoke quickstart" in readme.split("<!-- ci:quickstart-command -->")[1]
     subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
+
+
+# The repository stands alone: a user's clone has no ../shared beside it.
+_SHARED_READS = re.compile(r"""parents?\b[^\n]*/\s*["']shared["']|["']\.\./shared\b|["']/work/shared""")
+
+
+def test_nothing_reads_the_shared_folder_at_run_time():
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "*.py", "*.toml", "*.yaml", "*.cfg",
+                              ".ci/*"], capture_output=True, text=True, timeout=30, check=True)
+    offenders = [f"{name}:{n}: {line.strip()}"
+                 for name in tracked.stdout.split()
+                 if (ROOT / name).is_file() and name != "tests/test_foundation.py"  # this check
+                 for n, line in enumerate((ROOT / name).read_text(errors="replace").splitlines(), 1)
+                 if _SHARED_READS.search(line)]
+    assert offenders == [], "read a copy in the repository instead:\n" + "\n".join(offenders)
+
+
+def test_ci_runs_the_suite_from_a_clone_with_no_shared_beside_it(tmp_path):
+    """.ci/run clones the checkout into an empty folder and runs README's command there."""
+    outer = tmp_path / "workplace"
+    (outer / "shared").mkdir(parents=True)
+    repo = outer / "main"
+    (repo / ".ci").mkdir(parents=True)
+    (repo / ".ci" / "run").write_text((ROOT / ".ci" / "run").read_text())
+    marker = tmp_path / "ran-in.txt"
+    (repo / "README.md").write_text(
+        "<!-- ci:test-command -->\n```sh\n"
+        f"test ! -e ../shared && pwd > {marker} && echo 'pytest stand-in: 1 passed'\n"
+        "```\n<!-- /ci:test-command -->\n")
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
+        subprocess.run([*git, *cmd], cwd=repo, check=True, capture_output=True, timeout=30)
+    proc = subprocess.run(["bash", str(repo / ".ci" / "run")], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran_in = Path(marker.read_text().strip())
+    assert ran_in.name == "paddle-trt-lab" and not (ran_in.parent / "shared").exists()
+    assert outer not in ran_in.parents and not ran_in.exists()     # cleaned up afterwards

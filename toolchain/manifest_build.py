@@ -1,4 +1,7 @@
-"""Turn ../shared/reference/paddle_lib_matrix.json into recipes/paddle_inference.toml.
+"""Turn the download matrix (recipes/sources/paddle_lib_matrix.json.gz) into recipes/paddle_inference.toml.
+
+The matrix reached the project as shared/reference/paddle_lib_matrix.json; the gzipped copy in
+recipes/sources/ is what the script and the tests read, so a clone stands alone.
 
 Only `channel == "release"` rows are kept (nightlies and the 2018 CI links have
 no version or no longer exist). Each row gets a stable, readable id built from
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 MATRIX_NAME = "paddle_lib_matrix.json"
+MATRIX_PATH = Path(__file__).resolve().parents[1] / "recipes" / "sources" / f"{MATRIX_NAME}.gz"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 # Order of the fields in each TOML row (None values are left out: TOML has no null).
@@ -157,11 +161,21 @@ def load_existing(toml_path: Path) -> dict[str, dict]:
     return {r["id"]: r for r in data.get("library", [])}
 
 
+def load_matrix(matrix_path: Path) -> list[dict]:
+    """The matrix rows, from the JSON file or its gzipped copy (`.gz`)."""
+    import gzip
+
+    raw = Path(matrix_path).read_bytes()
+    if str(matrix_path).endswith(".gz"):
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
 def build_manifest(matrix_path: Path, out_path: Path) -> int:
     """Regenerate `out_path` from `matrix_path`; returns the number of rows written."""
-    matrix = json.loads(Path(matrix_path).read_text())
-    rows = build_rows(matrix, load_existing(out_path))
-    text = render_toml(rows, f"shared/reference/{Path(matrix_path).name}")
+    rows = build_rows(load_matrix(matrix_path), load_existing(out_path))
+    # The header names the matrix by its published name, whichever copy was read.
+    text = render_toml(rows, f"shared/reference/{MATRIX_NAME}")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")

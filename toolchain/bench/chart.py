@@ -10,6 +10,11 @@ COLORS = {"fp32": "#4c72b0", "int8": "#dd8452", "fp16": "#55a868"}
 
 
 def write_chart(report: BenchReport, path: Path) -> None:
+    import logging
+
+    # matplotlib logs "generated new fontManager" at INFO on a first run, and Paddle's logging
+    # set-up prints INFO records: keep its cache chatter out of the task's output.
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib
 
     matplotlib.use("Agg")
