@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,37 @@ def lab_env(tmp_path, monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A real HTTP mirror on 127.0.0.1 serving files under tmp_path/www."""
+    from fetch_server import FetchServer
+
+    root = tmp_path / "www"
+    root.mkdir()
+    with FetchServer(root) as srv:
+        yield srv
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A real small file system: `with tmpfs("2m") as folder:` (`ro=True` read-only).
+
+    Root ignores file modes, a read-only mount not; skipped where mounting is not allowed."""
+    @contextmanager
+    def mount(size: str, ro: bool = False):
+        folder = tmp_path / f"tmpfs-{size}{'-ro' if ro else ''}"
+        folder.mkdir()
+        options = f"{'ro,' if ro else ''}size={size}"
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+    return mount
 
 
 def run_invoke(*args: str, cwd: Path | None = None, env: dict | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +26,6 @@ from toolchain.manifest import find_recipe
 
 ROW_102 = "2.5.2-linux-gpu-cuda10.2-cudnn8.1.1-trt7.2.3.4-gcc8.2-mkl-avx"
 ROW_1X = "1.6.3-linux-cpu-mkl-avx"
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    with FetchServer(root) as srv:
-        yield srv
 
 
 def publish(srv: FetchServer, row_id: str, **kw) -> tuple[Path, str]:
@@ -337,3 +330,27 @@ def test_damaged_install_is_reinstalled_from_cache(lab_env, mirror):
     assert out["status"] == "installed" and out["cache_hit"] is True
     assert (lib_dir(lab_env) / ROW_102 / "paddle" / "lib" / "libpaddle_inference.so").is_file()
     assert len(mirror.gets(mirror_path(find_recipe(ROW_102)))) == 1
+
+
+def test_list_piped_is_one_row_per_line(lab_env):
+    """stdout is a pipe here: plain `<id>\\t<status>` lines, no table, no wrapping."""
+    from toolchain.fetch.resolve import LibraryRequest
+    from toolchain.fetch.run import list_libraries
+
+    proc = fetch(lab_env, "--list", "--paddle", "3.0.0", "--cuda", "11.8", check=True)
+    lines = proc.stdout.splitlines()
+    want = list_libraries(LibraryRequest(paddle="3.0.0", cuda="11.8"))
+    assert [ln.split("\t") for ln in lines] == [[r.id, r.status] for r in want]
+    assert not any("━" in ln or "│" in ln for ln in lines)
+
+
+def test_list_into_a_reader_that_leaves_early(lab_env):
+    """`invoke fetch-lib --list | true`: the reader is gone before the first line (Python takes
+    longer to start than `true` to exit), so the write meets a closed pipe: a quiet stop with
+    status 141 like ls or grep, no BrokenPipeError traceback."""
+    cmd = (f"{sys.executable} -m invoke --search-root {ROOT} fetch-lib --list | true; "
+           "echo \"status=${PIPESTATUS[0]}\" >&2")
+    proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=dict(os.environ, **lab_env),
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert "status=141" in proc.stderr, proc.stderr

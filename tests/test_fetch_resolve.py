@@ -70,7 +70,7 @@ def test_no_match_lists_nearest_rows():
 
 @dataclass
 class FakeReport:
-    """ProbeReport-like: the four properties --auto reads (engineer A's contract)."""
+    """ProbeReport-like: the four properties --auto reads (the probe's contract)."""
 
     driver_cuda_max: str | None = None
     cudnn_version: str | None = None

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from invoke import task
+from invoke import Task, task
 from invoke.exceptions import Exit
 
 from .errors import LabError
@@ -42,17 +42,27 @@ def print_error(err: LabError) -> None:
         con.print(f"  [bold]fix:[/]   {escape(err.hint)}")
 
 
-def lab_task(*args: Any, **kwargs: Any) -> Callable:
-    """`@lab_task(help={...})`: an Invoke task whose LabError becomes a clean exit.
+def lab_task(*args: Any, numbers: dict | None = None, **kwargs: Any) -> Callable:
+    """`@lab_task(help={...}, numbers={...})`: an Invoke task whose LabError becomes a clean exit.
 
     Use exactly like `invoke.task`; the wrapped body keeps its signature, so
-    Invoke still derives the flags from it.
+    Invoke still derives the flags from it. `numbers` maps a parameter to its
+    toolchain.flags spec (Number / NumberList): the value is parsed and
+    range-checked before the body runs (None = not given stays None), the
+    flag's help gets the allowed range appended, and `invoke --help TASK`
+    shows INT / FLOAT instead of STRING. Give numeric parameters a default of
+    None, so that Invoke passes the text through and never casts it itself.
     """
+    numbers = dict(numbers or {})
 
     def decorate(body: Callable) -> Any:
         @functools.wraps(body)
         def run(c, *a: Any, **kw: Any) -> Any:
             try:
+                if numbers:
+                    from .flags import parse_numbers
+
+                    kw = parse_numbers(numbers, kw)
                 return body(c, *a, **kw)
             except LabError as err:
                 if debug_enabled():
@@ -64,13 +74,110 @@ def lab_task(*args: Any, **kwargs: Any) -> Callable:
                     raise
                 _stderr_console().print("[bold red]interrupted[/]")
                 raise Exit(code=130) from None
+            except BrokenPipeError:
+                # `invoke fetch-lib --list | head`: the reader left; stop quietly, as
+                # ls and grep do, and keep Python from complaining at exit.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise Exit(code=141) from None
 
-        return task(*args, **kwargs)(run)
+        opts = dict(kwargs)
+        if numbers:
+            helps = dict(opts.get("help") or {})
+            for param, spec in numbers.items():
+                for key in (param, param.replace("_", "-"), param.rstrip("_")):
+                    if key in helps:
+                        helps[key] = spec.help(helps[key])
+                        break
+            opts["help"] = helps
+            opts.setdefault("klass", _NumberedTask)
+        t = task(*args, **opts)(run)
+        if numbers:
+            t.metavars = {p: spec.metavar for p, spec in numbers.items()}
+        return t
 
-    if len(args) == 1 and callable(args[0]) and not kwargs:
+    if len(args) == 1 and callable(args[0]) and not kwargs and not numbers:
         body, args = args[0], ()
         return decorate(body)
     return decorate
+
+
+class _NumberedTask(Task):
+    """A Task whose numeric flags carry a `metavar` (INT, FLOAT) for `invoke --help`."""
+
+    metavars: dict = {}
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list:
+        arguments = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        for arg in arguments:
+            metavar = self.metavars.get(arg.attr_name or arg.name)
+            if metavar:
+                arg.metavar = metavar
+        return arguments
+
+
+def install_parser_hooks() -> None:
+    """Two small additions to the stock `invoke` parser (users run the stock binary,
+    so there is no Program subclass to hook): `invoke --help TASK` shows a numeric
+    flag's metavar (INT, FLOAT) instead of STRING, and "No idea what '--batch' is!"
+    gains "Did you mean --batch-size?". Both only add to Invoke's own output; with an
+    Invoke that lacks these methods they do nothing. Idempotent.
+    """
+    try:
+        from invoke.parser import ParserContext
+        from invoke.parser.parser import ParseMachine
+
+        original_help_for = ParserContext.help_for
+        original_error = ParseMachine.error
+    except (ImportError, AttributeError):
+        return
+    if getattr(original_help_for, "_lab_hook", False):
+        return
+
+    def help_for(self, flag):
+        namestr, helpstr = original_help_for(self, flag)
+        metavar = getattr(self.flags[flag], "metavar", None)
+        if metavar:
+            namestr = namestr.replace("=STRING", f"={metavar}").replace(" STRING", f" {metavar}")
+        return namestr, helpstr
+
+    def error(self, msg):
+        try:
+            msg = msg + did_you_mean(msg, self.context, self.contexts)
+        except Exception:   # never let a suggestion hide Invoke's own message
+            pass
+        return original_error(self, msg)
+
+    help_for._lab_hook = True
+    ParserContext.help_for = help_for
+    ParseMachine.error = error
+
+
+def did_you_mean(msg: str, context: Any, contexts: Any) -> str:
+    """' Did you mean --batch-size?' for Invoke's "No idea what '--batch' is!" (or '')."""
+    import difflib
+    import re
+
+    m = re.fullmatch(r"No idea what '(.+)' is!", msg)
+    if not m:
+        return ""
+    token = m.group(1)
+    if token.startswith("-"):
+        if context is None or not getattr(context, "name", None):
+            return ""
+        known = sorted(set(context.flags) | set(context.inverse_flags))
+        known = [k for k in known if k.startswith("--")]
+        where = f" (`invoke --help {context.name}` lists its flags)"
+        stem = token.split("=", 1)[0]
+    else:
+        known = sorted(contexts or ())
+        where = " (`invoke --list` lists the tasks)"
+        stem = token
+    prefixed = [k for k in known if k.startswith(stem) and len(stem) >= 3]
+    close = prefixed[:1] or difflib.get_close_matches(stem, known, n=1, cutoff=0.6)
+    if close:
+        return f" Did you mean {close[0]}?{where}"
+    return where
 
 
 def console():

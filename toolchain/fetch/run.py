@@ -23,7 +23,9 @@ from .plan import FetchPlan, mirror_url
 from .resolve import LibraryRequest, Resolution, apply_auto, filter_rows, resolve
 
 FETCH_DEFAULTS = {"mirror": "", "connect_timeout": 10, "read_timeout": 60, "retries": 5,
-                  "attempts": 6}
+                  "attempts": 6, "max_download_mb": 16384, "min_speed_bps": 1024,
+                  "speed_window_s": 30, "deadline_s": 3600, "extract_max_mb": 32768,
+                  "extract_max_ratio": 50, "extract_max_members": 200000}
 
 
 @dataclass
@@ -35,6 +37,8 @@ class FetchOptions:
     auto: bool = False
     progress: bool = True
     force: bool = False
+    # Called with the plan before anything is downloaded (the CLI prints the row).
+    announce: Any = None
 
 
 @dataclass
@@ -49,6 +53,7 @@ class FetchResult(JsonResult):
     checksum_source: str | None = None   # manifest | lock | recorded (first use)
     cache_hit: bool = False
     bytes_downloaded: int = 0
+    final_url: str | None = None          # where the bytes came from (after redirects)
     resumed_from: int = 0
     restarts: int = 0
     reasons: list[str] = field(default_factory=list)
@@ -86,7 +91,7 @@ def choose_row(settings: LabSettings, req: LibraryRequest, opts: FetchOptions,
     notes: list[str] = []
     if opts.auto:
         if report is None:
-            from ..probe import collect_report  # engineer A's; imported only for --auto
+            from ..probe import collect_report  # imported only for --auto
 
             report = collect_report(settings)
         req, notes = apply_auto(req, report)
@@ -127,7 +132,10 @@ def make_plan(settings: LabSettings, res: Resolution, opts: FetchOptions, lock: 
             raise LabError(f"the manifest and the lock disagree about {row.id}: manifest "
                            f"sha256 {sha}, lock sha256 {entry['sha256']}",
                            where=str(settings.lock_file),
-                           hint="find out which is right; fix the lock entry")
+                           hint="find out which is right; fix or remove the lock entry "
+                                + lock_entry_name(settings, row.id))
+    elif entry.get("sha256") and opts.force and not opts.locked:
+        pass            # --force: download again and pin what arrives (said in the result)
     elif entry.get("sha256"):
         sha, size, source = entry["sha256"], entry.get("size"), "lock"
         md5 = md5 or entry.get("md5")
@@ -144,6 +152,24 @@ def make_plan(settings: LabSettings, res: Resolution, opts: FetchOptions, lock: 
         install_dir=settings.lib_dir / row.id,
         expected_sha256=sha, expected_md5=md5, expected_size=size, checksum_source=source,
         reasons=list(res.reasons))
+
+
+def lock_entry_name(settings: LabSettings, row_id: str) -> str:
+    return f'[libraries."{row_id}"] in {settings.lock_file}'
+
+
+def _source_name(settings: LabSettings, plan: FetchPlan) -> str:
+    if plan.checksum_source == "lock":
+        return "the lock entry " + lock_entry_name(settings, plan.row.id)
+    return f"the manifest row {plan.row.id}"
+
+
+def extract_limits(cfg: dict):
+    from .extract import ExtractLimits
+
+    return ExtractLimits(max_bytes=int(float(cfg["extract_max_mb"]) * (1 << 20)),
+                         max_ratio=float(cfg["extract_max_ratio"]),
+                         max_members=int(cfg["extract_max_members"]))
 
 
 def _version_check(row: LibraryRecipe):
@@ -167,21 +193,19 @@ def _version_check(row: LibraryRecipe):
 
 
 def _digest_error(what: str, expected: str, actual: str, path: Path | None,
-                  deleted: bool) -> LabError:
+                  deleted: bool, source: str = "the lock entry") -> LabError:
     return LabError(f"{what} mismatch: expected {expected}, got {actual}"
                     + (" (the download was deleted)" if deleted else ""),
                     where=str(path) if path else None,
-                    hint="the server/mirror sent a different file; check --mirror, or if the "
-                         "lock entry is wrong remove it from the lock file and fetch again")
+                    hint=f"the server/mirror sent a different file; check --mirror, or if "
+                         f"{source} is wrong remove it, or run with --force to download and "
+                         "pin it again")
 
 
 def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions,
                   report: Any = None, rows: list[LibraryRecipe] | None = None
                   ) -> FetchResult:
     """Resolve, download (or take from cache / --archive), verify, install."""
-    from ..library import inspect_library
-    from .extract import install_archive, installed_marker
-
     rows = rows if rows is not None else load_manifest()
     lock = load_lock(settings.lock_file)
     res = choose_row(settings, req, opts, lock, rows, report)
@@ -207,83 +231,155 @@ def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions
 
             Console(stderr=True).print(f"waiting for another fetch of {row.id} ...")
 
-    with cache.lock(row.id, on_wait=waiting):
-        marker = installed_marker(settings.lib_dir, row.id)
-        if (marker and not opts.force and not plan.archive
-                and (plan.expected_sha256 is None or marker.get("sha256") == plan.expected_sha256)
-                and (plan.expected_sha256 or cache.lookup_key(row.id))
-                and inspect_library(plan.install_dir).ok):
-            return _finish(settings, result, plan, marker["sha256"], marker.get("size"),
-                           "already-installed", cache_hit=True)
-        archive, sha, size, got = _obtain(settings, plan, cache, cfg, opts, result)
-        recorded = False
-        if plan.expected_sha256 is None:
-            # Fetches of other rows may record at the same time: serialise the
-            # read-modify-write of the lock file.
-            import hashlib
+    old_pin = library_entry(lock, row.id) or {}
+    try:
+        with cache.lock(row.id, on_wait=waiting):
+            return _fetch_locked(settings, plan, opts, cache, cfg, result, old_pin)
+    except OSError as exc:
+        from .extract import _disk_error
 
-            key = "lockfile-" + hashlib.sha1(str(settings.lock_file.resolve()).encode()
-                                             ).hexdigest()[:16]
-            with cache.lock(key):
-                lock = load_lock(settings.lock_file)
-                set_library_entry(lock, row.id, {
-                    "url": row.url, "sha256": sha, "size": size,
-                    "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    "source": "archive" if plan.archive else "download"})
-                save_lock(settings.lock_file, lock)
-            recorded = True
-        marker = {"row_id": row.id, "sha256": sha, "size": size, "url": row.url,
-                  "installed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        install_archive(archive, settings.lib_dir, row.id, _version_check(row), marker)
-        if recorded:
-            result.checksum_source = "recorded"
-        return _finish(settings, result, plan, sha, size, "installed", cache_hit=got)
+        raise _disk_error(exc, Path(exc.filename) if exc.filename else settings.cache_dir
+                          ) from None
+
+
+def _fetch_locked(settings: LabSettings, plan: FetchPlan, opts: FetchOptions,
+                  cache: ArtifactCache, cfg: dict, result: FetchResult, old_pin: dict
+                  ) -> FetchResult:
+    from ..library import inspect_library
+    from .extract import install_archive, installed_marker
+
+    row = plan.row
+    marker = installed_marker(settings.lib_dir, row.id)
+    if (marker and not opts.force and not plan.archive
+            and (plan.expected_sha256 is None or marker.get("sha256") == plan.expected_sha256)
+            and (plan.expected_sha256 or cache.lookup_key(row.id))
+            and inspect_library(plan.install_dir).ok):
+        return _finish(settings, result, plan, marker["sha256"], marker.get("size"),
+                       "already-installed", cache_hit=True)
+    if opts.announce:
+        opts.announce(plan)
+    got = _obtain(settings, plan, cache, cfg, opts, result)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    origin = result.final_url or row.url
+    marker = {"row_id": row.id, "sha256": got.sha, "size": got.size, "url": row.url,
+              "downloaded_from": origin, "installed": now}
+    try:
+        install_archive(got.path, settings.lib_dir, row.id, _version_check(row), marker,
+                        limits=extract_limits(cfg))
+    except LabError as exc:
+        # Refused or not a valid library: nothing of it is kept or pinned, so a fixed
+        # mirror is asked again on the next run.
+        if not getattr(exc, "disk", False):
+            if got.fresh:
+                got.path.unlink(missing_ok=True)
+            elif got.cache_hit:
+                got.path.unlink(missing_ok=True)
+                cache.index_path(row.id).unlink(missing_ok=True)
+                exc.hint = (exc.hint or "") + ("; the cached copy was removed" + (
+                    f"; if {lock_entry_name(settings, row.id)} pins this file, run with "
+                    "--force to download and pin it again" if plan.checksum_source == "lock"
+                    else ""))
+        raise
+    if got.fresh:
+        cache.store(got.path, got.sha, row.lib_file)
+        cache.record(row.id, {"sha256": got.sha, "size": got.size, "name": row.lib_file,
+                              "url": plan.url, "downloaded_from": origin})
+    if plan.expected_sha256 is None:
+        _pin(settings, row, got, plan, origin, now)
+        result.checksum_source = "recorded"
+        if old_pin.get("sha256") and old_pin["sha256"] != got.sha:
+            result.reasons.append(f"--force: lock entry {lock_entry_name(settings, row.id)} "
+                                  f"re-pinned: sha256 {old_pin['sha256']} -> {got.sha}, size "
+                                  f"{old_pin.get('size')} -> {got.size}")
+    return _finish(settings, result, plan, got.sha, got.size, "installed",
+                   cache_hit=got.cache_hit)
+
+
+def _pin(settings: LabSettings, row: LibraryRecipe, got: "_Obtained", plan: FetchPlan,
+         origin: str, now: str) -> None:
+    """Trust on first use: record what was verified, extracted and validated."""
+    import hashlib
+
+    cache = ArtifactCache(settings.cache_dir)
+    # Fetches of other rows may record at the same time: serialise the
+    # read-modify-write of the lock file.
+    key = "lockfile-" + hashlib.sha1(str(settings.lock_file.resolve()).encode()
+                                     ).hexdigest()[:16]
+    with cache.lock(key):
+        lock = load_lock(settings.lock_file)
+        entry = {"url": row.url, "sha256": got.sha, "size": got.size, "recorded": now,
+                 "source": "archive" if plan.archive else "download"}
+        if not plan.archive and origin != row.url:
+            entry["downloaded_from"] = origin
+        set_library_entry(lock, row.id, entry)
+        save_lock(settings.lock_file, lock)
+
+
+@dataclass
+class _Obtained:
+    path: Path
+    sha: str
+    size: int
+    cache_hit: bool
+    fresh: bool                      # a new download (a .part, not yet in the cache)
 
 
 def _obtain(settings: LabSettings, plan: FetchPlan, cache: ArtifactCache, cfg: dict,
-            opts: FetchOptions, result: FetchResult) -> tuple[Path, str, int, bool]:
-    """The verified archive on disk: (path, sha256, size, was a cache hit)."""
+            opts: FetchOptions, result: FetchResult) -> _Obtained:
+    """The archive on disk, its digests checked against what is known."""
+    from urllib.parse import urlsplit
+
     from .download import download, hash_file
 
     row = plan.row
     want_md5 = bool(plan.expected_md5)
     if plan.archive:
         sha, md5, size = hash_file(plan.archive, want_md5)
-        _verify(plan, sha, md5, size, plan.archive, delete=False)
+        _verify(settings, plan, sha, md5, size, plan.archive, delete=False)
         result.archive = str(plan.archive)
-        return plan.archive, sha, size, False
-    if plan.expected_sha256:
-        hit = cache.lookup(plan.expected_sha256, row.lib_file, plan.expected_size)
-        if hit:
-            return hit, plan.expected_sha256, hit.stat().st_size, True
+        return _Obtained(plan.archive, sha, size, False, False)
+    if not opts.force:
+        if plan.expected_sha256:
+            hit = cache.lookup(plan.expected_sha256, row.lib_file, plan.expected_size)
+            if hit:
+                return _Obtained(hit, plan.expected_sha256, hit.stat().st_size, True, False)
+        else:
+            found = cache.lookup_key(row.id)
+            if found:
+                path, entry = found
+                return _Obtained(path, entry["sha256"], entry["size"], True, False)
     else:
-        found = cache.lookup_key(row.id)
-        if found:
-            path, entry = found
-            return path, entry["sha256"], entry["size"], True
+        plan.part_path.unlink(missing_ok=True)      # --force: every byte again
+    max_mb = float(cfg["max_download_mb"])
     out = download(plan.url, plan.part_path, expected_size=plan.expected_size,
                    want_md5=want_md5, connect_timeout=float(cfg["connect_timeout"]),
                    read_timeout=float(cfg["read_timeout"]), retries=int(cfg["retries"]),
-                   attempts=int(cfg["attempts"]), progress=opts.progress)
+                   attempts=int(cfg["attempts"]), progress=opts.progress,
+                   max_bytes=int(max_mb * (1 << 20)) if max_mb > 0 else None,
+                   min_speed=float(cfg["min_speed_bps"]),
+                   speed_window=float(cfg["speed_window_s"]),
+                   deadline=float(cfg["deadline_s"]) or None,
+                   size_source=_source_name(settings, plan))
     result.bytes_downloaded = out.bytes_received
     result.resumed_from = out.resumed_from
     result.restarts = out.restarts
-    _verify(plan, out.sha256, out.md5, out.size, out.path, delete=True)
-    blob = cache.store(out.path, out.sha256, row.lib_file)
-    cache.record(row.id, {"sha256": out.sha256, "size": out.size, "name": row.lib_file,
-                          "url": plan.url})
-    return blob, out.sha256, out.size, False
+    result.final_url = out.final_url
+    if urlsplit(out.final_url).netloc != urlsplit(plan.url).netloc:
+        result.reasons.append(f"{urlsplit(plan.url).netloc} redirected to another server: "
+                              f"the bytes came from {out.final_url}")
+    _verify(settings, plan, out.sha256, out.md5, out.size, out.path, delete=True)
+    return _Obtained(out.path, out.sha256, out.size, False, True)
 
 
-def _verify(plan: FetchPlan, sha: str, md5: str | None, size: int, path: Path,
-            delete: bool) -> None:
+def _verify(settings: LabSettings, plan: FetchPlan, sha: str, md5: str | None, size: int,
+            path: Path, delete: bool) -> None:
     checks = [("sha256", plan.expected_sha256, sha), ("md5", plan.expected_md5, md5)]
     for name, expected, actual in checks:
         if expected and expected.lower() != (actual or "").lower():
             if delete:
                 Path(path).unlink(missing_ok=True)
-            raise _digest_error(f"{name} ({plan.checksum_source})", expected, actual or "?",
-                                path, delete)
+            raise _digest_error(f"{name} ({_source_name(settings, plan)})", expected,
+                                actual or "?", path, delete, _source_name(settings, plan))
 
 
 def _finish(settings: LabSettings, result: FetchResult, plan: FetchPlan, sha: str,

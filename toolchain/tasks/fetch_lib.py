@@ -30,7 +30,14 @@ HELP = {
     "dry_run": "print the plan as a shell script (curl, sha256sum, tar, mv) and do nothing",
     "lib_dir": "install under this directory instead of lab.lib_dir",
     "include_removed": "allow rows the docs removed or contradict (never chosen otherwise)",
-    "force": "re-extract even when the row is already installed",
+    "force": "download again (no cache, no resume) and re-extract even when installed; a "
+             "digest the lock recorded (first use) is replaced by the new one, and the "
+             "result says what changed",
+    "plain": "--list: one row id per line, no table (the default when stdout is not a "
+             "terminal, so grep works)",
+    "from_wheel": "assemble the library from the installed paddlepaddle(-gpu) wheel instead "
+                  "of downloading (its own engine, proven against Python paddle.inference; "
+                  "with --gpu: a GPU wheel); for production use the official library",
 }
 
 
@@ -38,7 +45,7 @@ HELP = {
 def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=False, gpu=False,
               jetson=False, device=None, math=None, no_avx=False, auto=False, list_=False,
               json_=False, mirror=None, archive=None, locked=False, dry_run=False,
-              lib_dir=None, include_removed=False, force=False):
+              lib_dir=None, include_removed=False, force=False, from_wheel=False, plain=False):
     """Fetch a prebuilt Paddle Inference C++ library that fits CUDA/cuDNN/TensorRT/gcc.
 
     Picks one row of recipes/paddle_inference.toml (the official download tables),
@@ -54,6 +61,7 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
       invoke fetch-lib --list --cuda 11 --trt 8
       invoke fetch-lib --cuda 11.8 --mirror http://mirror.lab:8080 --dry-run
       invoke fetch-lib --cpu --archive ~/Downloads/paddle_inference.tgz
+      invoke fetch-lib --from-wheel            (no download: the installed wheel's engine)
     See docs/fetch-lib.md.
     """
     import dataclasses
@@ -66,6 +74,21 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
     settings = LabSettings.from_context(c)
     if lib_dir:
         settings = dataclasses.replace(settings, lib_dir=Path(lib_dir).expanduser().resolve())
+    if from_wheel:
+        from ..fetch.wheel import fetch_from_wheel, wheel_flag_conflicts
+
+        wheel_flag_conflicts(paddle=paddle, cuda=cuda, cudnn=cudnn, trt=trt, gcc=gcc,
+                             jetson=jetson, device=device if device != "gpu" else None,
+                             math=math, no_avx=no_avx, auto=auto, list=list_, mirror=mirror,
+                             archive=archive, locked=locked, include_removed=include_removed)
+        progress = None if json_ else (lambda m: print(f"  {m}", flush=True))
+        result = fetch_from_wheel(settings, gpu=gpu or device == "gpu", dry_run=dry_run,
+                                  progress=progress)
+        if dry_run and not json_:
+            print(result.script, end="")
+            return
+        emit(result, json_, _render_wheel_result)
+        return
     flags = [d for d, on in (("cpu", cpu), ("gpu", gpu), ("jetson", jetson)) if on]
     if device:
         flags.append(device)
@@ -93,18 +116,44 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
             from ..probe import collect_report
 
             req, notes = apply_auto(req, collect_report(settings))
-        emit(LibraryList(rows=list_libraries(req), notes=notes), json_, _render_list)
+        listing = LibraryList(rows=list_libraries(req), notes=notes)
+        import sys
+
+        if not json_ and (plain or not sys.stdout.isatty()):
+            _print_plain_list(listing)
+            return
+        emit(listing, json_, _render_list)
         return
     from ..fetch.run import FetchOptions, fetch_library
 
     opts = FetchOptions(mirror=mirror, archive=Path(archive).expanduser() if archive else None,
                         locked=locked, dry_run=dry_run, auto=auto, progress=not json_,
-                        force=force)
+                        force=force, announce=None if json_ else _announce)
     result = fetch_library(settings, req, opts)
     if dry_run and not json_:
         print(result.script, end="")
         return
     emit(result, json_, _render_result)
+
+
+def _announce(plan) -> None:
+    """The chosen row, on stderr, before anything is downloaded."""
+    import sys
+
+    src = f"from {plan.archive}" if plan.archive else f"from {plan.url}"
+    print(f"fetching {plan.row.id}\n  {src}", file=sys.stderr, flush=True)
+
+
+def _print_plain_list(result) -> None:
+    """One row per line: `<id> <status>`; notes go to stderr."""
+    import sys
+
+    for n in result.notes:
+        print(n, file=sys.stderr)
+    for r in result.rows:
+        print(f"{r.id}\t{r.status}")
+    if not result.rows:
+        print("no row matches these filters", file=sys.stderr)
 
 
 def _render_list(con, result) -> None:
@@ -164,3 +213,16 @@ def _render_result(con, result) -> None:
             or "(no versions)")
     con.print(t)
     con.print(f"[green]current library:[/] {result.install_dir}")
+
+
+def _render_wheel_result(con, result) -> None:
+    for reason in result.reasons:
+        con.print(f"  - {reason}")
+    v = result.version_txt
+    if v is not None:
+        con.print("  version.txt: " + ", ".join(f"{k} {val}" for k, val in (
+            ("Paddle", v.paddle_version), ("commit", v.git_commit), ("CUDA", v.cuda_version),
+            ("cuDNN", v.cudnn_version), ("TensorRT", v.tensorrt_version)) if val)
+            + f", WITH_GPU {'ON' if v.with_gpu else 'OFF'}")
+    con.print(f"  sha256 of libpaddle.so: {result.sha256}  (recorded in the lock file)")
+    con.print(f"[green]current library:[/] {result.install_dir}  (wheel-derived)")
