@@ -84,9 +84,16 @@ def test_lock_then_verify_on_the_same_machine_is_all_ok(lab):
     assert {i["status"] for i in report["items"]} == {"ok"}
     keys = _items(report)
     assert "library.main_lib_sha256" in keys and 'data["val.bin"].sha256' in keys
-    # the human table too
+    # the human view: only the differences (none) and a count of the matches
     table = run_invoke("verify", env={**env, "COLUMNS": "200"}, timeout=120)
     assert table.returncode == 0 and "matches the lock" in table.stdout
+    assert f"{len(report['items'])} items match the lock" in table.stdout
+    assert "library.main_lib_sha256" not in table.stdout
+    assert len(table.stdout.splitlines()) <= 4
+    every = run_invoke("verify", "--all", env={**env, "COLUMNS": "200"}, timeout=120)
+    assert every.returncode == 0 and "library.main_lib_sha256" in every.stdout
+    assert "items match the lock" not in every.stdout
+    assert len(every.stdout.splitlines()) > len(report["items"])
 
 
 def test_verify_reports_a_changed_library_and_dataset(lab):
@@ -116,6 +123,10 @@ def test_verify_reports_a_changed_library_and_dataset(lab):
     table = run_invoke("verify", env={**env, "COLUMNS": "200"}, timeout=120)
     assert table.returncode != 0
     assert "library.main_lib_sha256" in table.stdout and "different" in table.stdout
+    # only the differences are listed; the matches are counted
+    ok = sum(1 for i in report["items"] if i["status"] == "ok")
+    assert f"{ok} items match the lock (not listed; --all lists them)" in table.stdout
+    assert 'data["val.bin"].size' not in table.stdout and "library.file_count" not in table.stdout
 
 
 def test_missing_and_new_items(lab):
@@ -252,7 +263,7 @@ def test_a_rebuilt_demo_binary_warns_and_strict_fails(lab):
 
 def test_fetch_lib_locked_takes_the_row_the_lock_pins(tmp_path):
     """The lock's [library] row_id and the kept [libraries] checksum are what
-    `invoke fetch-lib --locked` uses (engineer B's task; a dry run, no network)."""
+    `invoke fetch-lib --locked` uses (a dry run, no network)."""
     from toolchain.manifest import load_manifest
 
     row = next(r for r in load_manifest() if r.id.startswith("3.0.0-linux-gpu"))

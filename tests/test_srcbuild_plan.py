@@ -119,9 +119,29 @@ def test_cpu_build_has_no_tensorrt(tmp_path, facts):
     assert "TENSORRT_ROOT" not in d and "CUDA_ARCH_NAME" not in d
 
 
-def test_gpu_build_without_trt_root_is_refused(tmp_path, facts):
-    with pytest.raises(LabError, match="TensorRT"):
-        plan_build(make_request(tmp_path, "v3.0.0", "3.x", trt_root=None), facts)
+def test_gpu_build_without_trt_root_plans_a_script_that_asks_for_it(tmp_path, facts):
+    """No TensorRT root yet: the plan still renders (--dry-run shows it beside the failed
+    preflight); the script takes TENSORRT_ROOT from the environment and stops when it is
+    unset; the executor refuses to run such a plan."""
+    import subprocess
+
+    from toolchain.srcbuild.executor import execute_plan
+    from toolchain.srcbuild.plan import TRT_UNSET
+
+    plan = plan_build(make_request(tmp_path, "v3.0.0", "3.x", trt_root=None), facts)
+    assert plan.cmake_defines["TENSORRT_ROOT"] == TRT_UNSET
+    script = render_script(plan)
+    assert '-DTENSORRT_ROOT="$TRT"' in script
+    head = script.split("\n\n# clone")[0]        # the variables, no step
+    (tmp_path / "head.sh").write_text(head + '\necho "trt=$TRT"\n')
+    unset = subprocess.run(["bash", str(tmp_path / "head.sh")], capture_output=True,
+                           text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert unset.returncode != 0 and "no TensorRT root" in unset.stderr
+    given = subprocess.run(["bash", str(tmp_path / "head.sh")], capture_output=True, text=True,
+                           timeout=30, env={"PATH": "/usr/bin:/bin", "TENSORRT_ROOT": "/opt/t"})
+    assert given.returncode == 0 and "trt=/opt/t" in given.stdout
+    with pytest.raises(LabError, match="needs TensorRT"):
+        execute_plan(plan, None, facts)
 
 
 @pytest.mark.parametrize("value, name, sms", [

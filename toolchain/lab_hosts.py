@@ -22,11 +22,11 @@ Settings (invoke.yaml):
 from __future__ import annotations
 
 import json as _json
+import logging
 import os
 import re
 import shlex
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import LabError
+from .fsio import atomic_write_text
 from .lab_lock import matches
 from .results import JsonResult
 from .settings import LabSettings
@@ -249,20 +250,79 @@ def parse_json_output(stdout: str) -> Any:
     return None
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class _QuietParamiko:
+    """While any host connects: paramiko's log records are kept in a list, not printed.
+
+    Paramiko's transport thread logs a traceback at ERROR ("Exception (client): Error
+    reading SSH protocol banner" + the stack) when a port accepts TCP but does not
+    speak SSH; with no logging set up, Python prints that on stderr through its
+    last-resort handler, next to our own verdict ("unreachable: no SSH handshake").
+    Entered once per host thread (counted), so parallel hosts share one state; the
+    records go to each host's log instead. With --debug nothing is hidden.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple | None = None
+        self.records: list[str] = []
+
+    def __enter__(self) -> "_QuietParamiko":
+        from .cli import debug_enabled
+
+        with self._lock:
+            self._users += 1
+            if self._users == 1 and not debug_enabled():
+                logger = logging.getLogger("paramiko")
+                handler = _ListHandler(self.records)
+                self._saved = (logger, logger.propagate, handler)
+                logger.addHandler(handler)
+                logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._saved is not None:
+                logger, propagate, handler = self._saved
+                logger.removeHandler(handler)
+                logger.propagate = propagate
+                self._saved = None
+
+    def take(self) -> list[str]:
+        with self._lock:
+            out, self.records[:] = list(self.records), []
+        return out
+
+
+class _ListHandler(logging.Handler):
+    """Appends formatted records to a list (at most 200)."""
+
+    def __init__(self, sink: list[str]):
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.sink) < 200:
+            self.sink.append(f"{record.name} {record.levelname}: {record.getMessage()}")
+
+
+QUIET_PARAMIKO = _QuietParamiko()
 
 
 def run_on_host(spec: HostSpec, command: str, timeout: float, holder: dict) -> HostOutcome:
-    """Connect, run, classify. Never raises: every failure becomes an outcome."""
+    """Connect, run, classify. Never raises: every failure becomes an outcome.
+
+    Paramiko's own log (a transport thread's traceback for a port that does not
+    speak SSH) goes to holder["ssh_log"], i.e. the host's log file, not stderr."""
+    with QUIET_PARAMIKO:
+        try:
+            return _run_on_host(spec, command, timeout, holder)
+        finally:
+            holder["ssh_log"] = QUIET_PARAMIKO.take()
+
+
+def _run_on_host(spec: HostSpec, command: str, timeout: float, holder: dict) -> HostOutcome:
     import paramiko
     from fabric import Connection
     from invoke.exceptions import CommandTimedOut
@@ -298,10 +358,13 @@ def run_on_host(spec: HostSpec, command: str, timeout: float, holder: dict) -> H
         out.reason = f"cannot connect to {spec.address}: {exc}"
         return out
     finally:
+        transport = getattr(conn.client, "_transport", None)
         try:
             conn.close()
         except Exception:  # noqa: BLE001 - closing a dead connection
             pass
+        if transport is not None and transport.is_alive():
+            transport.join(2)   # its last log lines land while we still hold them back
     holder["stdout"], holder["stderr"] = res.stdout, res.stderr
     out.exit_code = res.exited
     out.result = parse_json_output(res.stdout)
@@ -332,9 +395,11 @@ def _finish(outcome: HostOutcome, spec: HostSpec, task: str, command: str, holde
     log = (f"# host {spec.name} ({spec.address})\n# command: {command}\n"
            f"# status: {outcome.status} exit: {outcome.exit_code} "
            f"elapsed: {outcome.elapsed_s:.1f}s\n# reason: {outcome.reason}\n"
-           f"## stdout\n{holder.get('stdout') or ''}\n## stderr\n{holder.get('stderr') or ''}\n")
+           f"## stdout\n{holder.get('stdout') or ''}\n## stderr\n{holder.get('stderr') or ''}\n"
+           + ("## ssh (paramiko)\n" + "\n".join(holder["ssh_log"]) + "\n"
+              if holder.get("ssh_log") else ""))
     outcome.log_file = folder / f"{task}.log"
-    _write_text_atomic(outcome.log_file, log)
+    atomic_write_text(outcome.log_file, log)
     return outcome
 
 

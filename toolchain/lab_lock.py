@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .lockfile import load_lock, save_lock
+# SCHEMA: the lock format's version (meta.schema); COMPARED_TABLES: the tables this
+# module owns and compares ([meta] and [libraries] are never compared). Both live
+# with the one lock reader, which refuses a lock of a newer schema.
+from .lockfile import COMPARED_TABLES, SCHEMA, load_lock, save_lock
 from .results import JsonResult
 from .settings import LabSettings
 
-SCHEMA = 1
-# Tables this module owns and compares; [meta] and [libraries] are never compared.
-COMPARED_TABLES = ("tool", "python", "library", "system", "demo", "models", "data")
 FILE_TABLES = ("models", "data")
 # Files under models/ and data/ that are made by running, not inputs of a result.
 DEFAULT_EXCLUDE = ("*/_opt_cache/*", "*_opt_cache*", "*.tmp", ".*", "*/.*")
@@ -237,18 +237,9 @@ def collect_python(lock: _Lock) -> None:
 
 
 def _manifest_row(row_id: str | None) -> Any:
-    if not row_id:
-        return None
-    try:
-        from .manifest import load_manifest  # engineer B's; may not exist yet
-        rows = load_manifest()
-    except Exception:  # noqa: BLE001 - the manifest is optional provenance here
-        return None
-    for row in rows:
-        if row_id in (getattr(row, "id", None), getattr(row, "row_id", None),
-                      getattr(row, "name", None)):
-            return row
-    return None
+    from .manifest import find_recipe
+
+    return find_recipe(row_id) if row_id else None
 
 
 def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any],
@@ -282,11 +273,8 @@ def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any
     if not path.is_dir():
         lock.absent(("library", "main_lib_sha256"), f"{path} does not exist")
         return
-    try:
-        from .library import inspect_library  # engineer B's
-    except ImportError as exc:
-        lock.absent(("library", "family"), f"toolchain.library is not available ({exc})")
-        return
+    from .library import inspect_library
+
     found = inspect_library(path)
     lock.put(("library", "family"), found.family, "; ".join(found.problems) or NOT_FOUND)
     root = Path(found.path)
@@ -298,6 +286,17 @@ def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any
         lock.put(("library", "main_lib_sha256"), sha256_file(main_lib, on_bytes))
     else:
         lock.absent(("library", "main_lib_sha256"), "no libpaddle_inference / libpaddle_fluid")
+    if found.version is not None and found.version.wheel_derived:
+        # fetch-lib --from-wheel: the main lib is a linker script; the engine is the
+        # wheel's libpaddle.so it links (an upgraded or removed wheel shows here).
+        engine = root / "paddle" / "lib" / "libpaddle.so"
+        lock.put(("library", "wheel_derived"), True)
+        if engine.is_file():
+            lock.put(("library", "engine_sha256"), sha256_file(engine, on_bytes))
+        else:
+            lock.absent(("library", "engine_sha256"),
+                        f"{engine} is missing (the wheel was removed or upgraded; run "
+                        "`invoke fetch-lib --from-wheel` again)")
     version_txt = root / "version.txt"
     if version_txt.is_file():
         lock.put(("library", "version_txt_sha256"), sha256_file(version_txt))
@@ -323,7 +322,7 @@ def _get(obj: Any, *names: str) -> Any:
 
 
 def collect_system(lock: _Lock, settings: LabSettings) -> dict | None:
-    """Toolchain and hardware from engineer A's probe; returns host_summary() for [meta]."""
+    """Toolchain and hardware from the doctor probe; returns host_summary() for [meta]."""
     host = None
     try:
         from .probe import host_summary
@@ -470,6 +469,11 @@ def collect_lock(settings: LabSettings, libraries: dict[str, Any] | None = None,
     if host:
         meta["host"] = _toml_value({k: v for k, v in dict(host).items()
                                     if isinstance(v, (str, int, float, bool))})
+    # The tables a reader must understand to compare with this lock: a newer tool
+    # that adds one names it here, and an older tool then refuses instead of
+    # silently skipping it (toolchain.lockfile).
+    meta["required"] = [t for t in COMPARED_TABLES if t in lock.data] + \
+        (["missing"] if lock.missing else [])
     data: dict[str, Any] = {"meta": meta, **lock.data}
     if libraries:
         data["libraries"] = libraries

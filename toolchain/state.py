@@ -10,8 +10,6 @@ Each is written atomically (temporary file + rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +17,11 @@ from .settings import LabSettings
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to `path` through a temporary file in the same directory."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON to `path` through a temporary file in the same directory (keeps the
+    file's mode; see toolchain.fsio)."""
+    from .fsio import atomic_write_json
+
+    atomic_write_json(path, data)
 
 
 def _read_json(path: Path) -> dict | None:

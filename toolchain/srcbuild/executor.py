@@ -187,7 +187,7 @@ def _publish(plan: BuildPlan, log: _Log):
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(stage, partial, symlinks=True)
     try:
-        found = validate_library(partial)
+        validate_library(partial)
     except LabError as err:
         shutil.rmtree(partial, ignore_errors=True)
         err.where = str(stage)
@@ -213,6 +213,11 @@ def execute_plan(plan: BuildPlan, settings: LabSettings, facts: BuildFacts, *,
     from ..state import set_current_library
     from .preflight import FAIL, check_enterprise_macros
 
+    if plan.request.gpu and plan.request.trt_root is None:
+        # plan_build plans it (for --dry-run), the preflight refuses it; never run it.
+        raise LabError("a GPU build needs TensorRT: no TensorRT root given",
+                       hint="pass --trt-root DIR (the unpacked TensorRT tar), set "
+                            "TENSORRT_ROOT, or build for CPU with --cpu")
     console = console or Console(stderr=True)
     started = time.monotonic()
     log = _Log(plan.log_file)

@@ -18,6 +18,11 @@ from ..results import JsonResult
 from .facts import BuildFacts, Era
 
 STEP_KINDS = ("run", "remove", "publish")
+# TENSORRT_ROOT of a GPU plan made without a TensorRT root (so `--dry-run` can still
+# show the plan next to its failed preflight); the script reads it from the
+# environment and stops with a message when it is unset. `invoke build-lib` never
+# runs such a plan: its preflight fails first.
+TRT_UNSET = "${TENSORRT_ROOT}"
 # Guards the executor evaluates before a step (the script renders them as shell tests).
 GUARDS = ("checkout_exists", "has_commit", "configured")
 
@@ -114,11 +119,7 @@ def _cmake_defines(request: BuildRequest, facts: BuildFacts, era: Era, stage: Pa
     if era.tensorrt_switch:
         d[era.tensorrt_switch] = "ON" if request.gpu else "OFF"
     if request.gpu:
-        if request.trt_root is None:
-            raise LabError("a GPU build needs TensorRT: no TensorRT root given",
-                           hint="pass --trt-root DIR (the unpacked TensorRT tar), set "
-                                "TENSORRT_ROOT, or build for CPU with --cpu")
-        d["TENSORRT_ROOT"] = str(request.trt_root)
+        d["TENSORRT_ROOT"] = str(request.trt_root) if request.trt_root else TRT_UNSET
         if request.cuda_root is not None:
             d["CUDA_TOOLKIT_ROOT_DIR"] = str(request.cuda_root)
         name, sms = parse_cuda_arch(request.cuda_arch, era)
@@ -215,8 +216,18 @@ def plan_build(request: BuildRequest, facts: BuildFacts) -> BuildPlan:
 
 def _shell_vars(plan: BuildPlan) -> list[tuple[str, str]]:
     r = plan.request
-    return [("SRC", str(r.src_dir)), ("BUILD", str(r.build_dir)), ("STAGE", str(plan.stage_dir)),
-            ("DEST", str(plan.install_dir))]
+    names = [("SRC", str(r.src_dir)), ("BUILD", str(r.build_dir)),
+             ("STAGE", str(plan.stage_dir)), ("DEST", str(plan.install_dir))]
+    if r.gpu and r.trt_root is None:
+        names.append(("TRT", TRT_UNSET))
+    return names
+
+
+def _var_line(name: str, value: str) -> str:
+    if value == TRT_UNSET:
+        return (f'{name}="${{TENSORRT_ROOT:?no TensorRT root: set TENSORRT_ROOT to the '
+                f'unpacked TensorRT tar (or pass --trt-root to invoke build-lib)}}"')
+    return f"{name}={shlex.quote(value)}"
 
 
 def _sh(arg: str, variables: list[tuple[str, str]]) -> str:
@@ -251,7 +262,7 @@ def render_script(plan: BuildPlan, header_lines: list[str] | None = None) -> str
     out += [f"# {line}" for line in (header_lines or [])]
     out += [f"# note: {n}" for n in plan.notes]
     out += ["set -euo pipefail", ""]
-    out += [f"{name}={shlex.quote(value)}" for name, value in v]
+    out += [_var_line(name, value) for name, value in v]
     out.append("")
     cwd = None
     for step in plan.steps:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from ..errors import LabError
 from ..results import JsonResult
 from .facts import BuildFacts, release_of
 from .plan import BuildPlan, arch_numbers, parse_cuda_arch
@@ -250,7 +250,10 @@ def _check_gpu(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env:
     r = plan.request
     trt = inspect_tensorrt_root(r.trt_root) if r.trt_root else None
     if trt is None:
-        report.add("tensorrt", FAIL, "no TensorRT root", "pass --trt-root DIR or set TENSORRT_ROOT")
+        report.add("tensorrt", FAIL, "a GPU build needs TensorRT: no TensorRT root given "
+                   "(--trt-root, lab.trt_root, $TENSORRT_ROOT)",
+                   "pass --trt-root DIR (the unpacked TensorRT tar), set TENSORRT_ROOT, or "
+                   "build for CPU with --cpu")
     elif trt.problems:
         report.add("tensorrt", FAIL, f"TENSORRT_ROOT {trt.root}: " + "; ".join(trt.problems),
                    "; ".join(trt.fixes))
@@ -434,6 +437,20 @@ def run_preflight(plan: BuildPlan, facts: BuildFacts, build: dict, *, env: dict 
     _check_host(report, plan, facts, env, build, cores or host_cores(),
                 memory_gb if memory_gb is not None else host_memory_gb())
     return report
+
+
+def preflight_error(report: PreflightReport, dry_run: bool = False) -> LabError:
+    """The one error for a preflight with failed checks: each with its fix.
+
+    `invoke build-lib` raises it before running anything; `--dry-run` raises it after
+    printing the plan, so a lab's CI can run the dry run as a check."""
+    lines = [f"{c.name}: {c.detail}" + (f"\n      fix: {c.fix}" if c.fix else "")
+             for c in report.failed]
+    done = "the plan was printed, nothing was run" if dry_run else "nothing was run"
+    return LabError(f"preflight failed ({len(lines)} of {len(report.checks)} checks); "
+                    f"{done}:\n  - " + "\n  - ".join(lines),
+                    hint="fix the checks above and run again"
+                         + ("" if dry_run else " (--dry-run shows the plan)"))
 
 
 def preflight_summary(report: PreflightReport) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 
 HELP = {
@@ -28,15 +29,17 @@ HELP = {
     "cmake_arg": "extra cmake argument, repeatable; overrides a planned -D of the same name "
                  "(write --cmake-arg=-DWITH_ONNXRUNTIME=ON or --cmake-arg WITH_ONNXRUNTIME=ON)",
     "clean": "wipe the build dir first (default: resume the previous build)",
-    "dry_run": "print the plan as a bash script (with the preflight results) and run nothing",
+    "dry_run": "print the plan as a bash script (with the preflight results) and run nothing; "
+               "exits non-zero when a preflight check failed (usable as a CI check)",
     "json": "print the result (or with --dry-run the plan and preflight) as JSON",
 }
 
 
-@lab_task(help=HELP, iterable=["cmake_arg"], auto_shortflags=False)
+@lab_task(help=HELP, iterable=["cmake_arg"], numbers={"jobs": flags.JOBS},
+          auto_shortflags=False)
 def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root="",
               cuda_root="", cuda_arch="auto", mkl=False, openblas=False, python=False,
-              no_python=False, jobs=0, build_dir="", install_dir="", cmake_arg=None,
+              no_python=False, jobs=None, build_dir="", install_dir="", cmake_arg=None,
               clean=False, dry_run=False, json_=False):
     """Build Paddle Inference with TensorRT from source: plan, preflight, build, register.
 
@@ -48,6 +51,8 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
     logging to <work_dir>/build-lib/<ref>-<variant>/build-lib.log. Re-running resumes
     (no re-clone, no reconfigure with the same flags); --clean starts over. The
     result is validated and registered like a fetched library, so build-demo uses it.
+    --dry-run prints the plan with every preflight result (also with a check failed,
+    e.g. no TensorRT root yet) and exits non-zero when a check failed.
 
     Examples:
       invoke build-lib --ref v2.6.2 --trt-root /opt/TensorRT-8.6.1.6 --dry-run
@@ -60,7 +65,7 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
     from ..settings import LabSettings
     from ..srcbuild.facts import load_build_facts
     from ..srcbuild.plan import plan_build, render_script
-    from ..srcbuild.preflight import preflight_summary, run_preflight
+    from ..srcbuild.preflight import preflight_error, preflight_summary, run_preflight
     from ..srcbuild.request import build_settings, resolve_request
 
     if gpu and cpu:
@@ -77,7 +82,7 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
     request = resolve_request(
         settings, facts, ref=ref, src=src, repo=repo, gpu=not cpu, trt_root=trt_root,
         cuda_root=cuda_root, cuda_arch=cuda_arch, math="openblas" if openblas else "mkl",
-        python=python, jobs=int(jobs or 0), build_dir=build_dir, install_dir=install_dir,
+        python=python, jobs=jobs or 0, build_dir=build_dir, install_dir=install_dir,
         cmake_args=list(cmake_arg or []), clean=clean, era=era)
     plan = plan_build(request, facts)
     report = run_preflight(plan, facts, build_settings(settings))
@@ -94,6 +99,9 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
             import sys
 
             sys.stdout.write(script)
+        sys.stdout.flush()
+        if not report.ok:
+            raise preflight_error(report, dry_run=True)
         return
 
     from ..cli import console
@@ -101,11 +109,7 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
     if not json_:
         _render_preflight(console(), report)
     if not report.ok:
-        lines = [f"{c.name}: {c.detail}" + (f"\n      fix: {c.fix}" if c.fix else "")
-                 for c in report.failed]
-        raise LabError(f"preflight failed ({len(lines)} of {len(report.checks)} checks); "
-                       "nothing was run:\n  - " + "\n  - ".join(lines),
-                       hint="fix the checks above and run again (--dry-run shows the plan)")
+        raise preflight_error(report)
 
     from ..srcbuild.executor import execute_plan
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from toolchain import flags
 from toolchain.cli import emit, lab_task
 
 
@@ -92,23 +93,35 @@ def lock(c, out=None, json=False):
     emit(result, json, _render_lock)
 
 
-def _render_verify(con, result) -> None:
+def _render_verify(con, result, show_all: bool = False) -> None:
+    """The items that differ (all items with --all), then one line of counts."""
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"verify against {escape(str(result.lock_file))}", expand=True)
-    table.add_column("item", overflow="fold", ratio=4)
-    table.add_column("status", no_wrap=True, min_width=9)
-    for col in ("expected (lock)", "found (here)"):
-        table.add_column(col, overflow="fold", ratio=2)
-    table.add_column("note", overflow="fold", ratio=3)
-    style = {"ok": "green", "different": "red", "missing": "yellow"}
-    for item in result.items:
-        status = item.status if item.matters or item.status == "ok" else f"{item.status} (warn)"
-        color = style[item.status] if item.matters or item.status == "ok" else "yellow"
-        table.add_row(escape(item.key), f"[{color}]{status}[/]", escape(_value(item.expected)),
-                      escape(_value(item.found)), escape(item.note))
-    con.print(table)
+    shown = [i for i in result.items if show_all or i.status != "ok"]
+    matched = len(result.items) - len([i for i in result.items if i.status != "ok"])
+    if shown:
+        title = f"verify against {escape(str(result.lock_file))}" + \
+            ("" if show_all else ": the differences")
+        table = Table(title=title, expand=True)
+        table.add_column("item", overflow="fold", ratio=4)
+        table.add_column("status", no_wrap=True, min_width=9)
+        for col in ("expected (lock)", "found (here)"):
+            table.add_column(col, overflow="fold", ratio=2)
+        table.add_column("note", overflow="fold", ratio=3)
+        style = {"ok": "green", "different": "red", "missing": "yellow"}
+        for item in shown:
+            status = item.status if item.matters or item.status == "ok" \
+                else f"{item.status} (warn)"
+            color = style[item.status] if item.matters or item.status == "ok" else "yellow"
+            table.add_row(escape(item.key), f"[{color}]{status}[/]",
+                          escape(_value(item.expected)), escape(_value(item.found)),
+                          escape(item.note))
+        con.print(table)
+    else:
+        con.print(f"verify against {escape(str(result.lock_file))}")
+    if not show_all and matched:
+        con.print(f"{matched} items match the lock (not listed; --all lists them)")
     counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
     verdict = "[green]matches the lock[/]" if result.ok else \
         f"[red]{len(result.failing)} differences that matter[/]"
@@ -119,12 +132,15 @@ def _render_verify(con, result) -> None:
     "lock": "the lock file to compare with (default: lab.lock_file)",
     "json": "print the comparison as JSON",
     "strict": "make every difference matter, also those lab.verify.warn lists",
+    "all": "list every compared item, also those that match (default: only the "
+           "differences and a count of the matches; --json always has every item)",
 })
-def verify(c, lock=None, json=False, strict=False):
+def verify(c, lock=None, json=False, strict=False, all_=False):
     """Compare this machine with a lock file: each item ok / different / missing.
 
-    Collects the same items as `invoke lock` and prints, per item, what the lock
-    expects and what was found here. Exits non-zero when a difference matters.
+    Collects the same items as `invoke lock` and prints what differs: per item, what
+    the lock expects and what was found here, then how many items matched (--all
+    lists those too). Exits non-zero when a difference matters.
     Which differences only warn is set by lab.verify.warn (shell globs on item
     names, default "tool.*" and "demo.binaries.*"); lab.verify.ignore lists items
     not compared at all.
@@ -139,7 +155,7 @@ def verify(c, lock=None, json=False, strict=False):
     with _hash_progress(settings, not json) as on_bytes:
         result = verify_lock(settings, Path(lock) if lock else None, strict=strict,
                              on_bytes=on_bytes)
-    emit(result, json, _render_verify)
+    emit(result, json, lambda con, r: _render_verify(con, r, show_all=all_))
     if not result.ok:
         shown = ", ".join(result.failing[:5]) + (" …" if len(result.failing) > 5 else "")
         raise LabError(f"this machine differs from the lock in {len(result.failing)} "
@@ -200,7 +216,7 @@ def _render_lab(con, run) -> None:
     "serial": "run the hosts one after another",
     "dry_run": "print the ssh command each host would run, as a shell script, and stop",
     "json": "print the whole run (every host's JSON, the differences) as JSON",
-})
+}, numbers={"timeout": flags.SECONDS})
 def lab(c, hosts="", task="doctor", args="", timeout=None, parallel=False, serial=False,
         dry_run=False, json=False):
     """Run one lab task on many hosts over SSH (Fabric) and show where they differ.
@@ -234,12 +250,7 @@ def lab(c, hosts="", task="doctor", args="", timeout=None, parallel=False, seria
         extra = shlex.split(args or "")
     except ValueError as exc:
         raise LabError(f"cannot split --args: {exc}", hint="quote it as one shell string")
-    try:
-        seconds = float(timeout) if timeout not in (None, "") else None
-    except ValueError:
-        raise LabError(f"--timeout {timeout!r} is not a number of seconds") from None
-    if seconds is not None and seconds <= 0:
-        raise LabError("--timeout must be positive")
+    seconds = timeout      # parsed by @lab_task(numbers=...): None or a number > 0
     mode = True if parallel else (False if serial else None)
     if dry_run:
         sys.stdout.write(dry_run_script(settings, names, task, extra, seconds))
