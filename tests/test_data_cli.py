@@ -175,6 +175,6 @@ def test_sample_data_then_preprocess_defaults(invoke_cli, lab_env, tmp_path):
                       "--output", str(work / "data" / "train"), "--json", check=True)
     assert json.loads(proc.stdout)["count"] == sample["train_count"]
     proc = invoke_cli("sample-data", "--out", str(tmp_path / "elsewhere"), "-n", "99999")
-    _assert_clean_failure(proc, "is outside 10..")
+    _assert_clean_failure(proc, "-n must be an integer from 10 to 1740, got 99999")
     assert not (tmp_path / "elsewhere").exists()
     shutil.rmtree(work / "data" / "sample")

@@ -46,6 +46,8 @@ class LibraryVersionInfo(JsonResult):
     cudnn_version: str | None = None
     tensorrt_version: str | None = None
     cxx_compiler_version: str | None = None
+    # `Source: wheel (...)`: assembled by fetch-lib --from-wheel from a paddlepaddle wheel
+    wheel_derived: bool = False
     raw: dict[str, str] = field(default_factory=dict)
 
 
@@ -99,6 +101,9 @@ def parse_version_txt(text: str) -> LibraryVersionInfo:
         key, _, value = line.partition(":")
         key, value = key.strip(), value.strip()
         info.raw[key] = value
+        if key.lower() == "source":
+            info.wheel_derived = value.lower().startswith("wheel")
+            continue
         name = _KEYS.get(" ".join(key.lower().split()))
         if name is None:
             continue
@@ -179,6 +184,18 @@ def inspect_library(path: Path) -> InstalledLibrary:
     return found
 
 
+def first_library_steps(then: str = "") -> str:
+    """The commands that give a lab its first Paddle Inference library, offline first.
+
+    Every hint that ends at "there is no library" names these, so that no hint
+    sends the user to a command that itself fails for want of a library.
+    """
+    text = ("run `invoke fetch-lib --from-wheel` (offline: assembled from the installed "
+            "paddlepaddle wheel), or `invoke fetch-lib --auto` (downloads the official "
+            "library that fits this machine) or `invoke build-lib`")
+    return f"{text}, then {then}" if then else text
+
+
 def validate_library(path: Path) -> InstalledLibrary:
     """inspect_library, raising one LabError that lists every missing part."""
     found = inspect_library(path)
@@ -187,8 +204,8 @@ def validate_library(path: Path) -> InstalledLibrary:
             "not a usable Paddle Inference library: " + "; ".join(found.problems),
             where=str(found.path),
             hint="point at the folder that holds paddle/include, paddle/lib and version.txt "
-                 "(the `paddle_inference/` folder of the tarball), or fetch one with "
-                 "`invoke fetch-lib`",
+                 "(the `paddle_inference/` folder of the tarball), or get one: "
+                 + first_library_steps(),
         )
     return found
 

@@ -52,13 +52,15 @@ def resolve_library(settings: LabSettings, lib: str | Path | None) -> Path:
     """--lib, else the current library of fetch-lib / build-lib."""
     if lib:
         return Path(lib).expanduser().resolve()
+    from ..library import first_library_steps
     from ..state import current_library, current_library_file
 
     current = current_library(settings)
     if not current or not current.get("path"):
         raise LabError("no Paddle Inference library chosen yet",
                        where=str(current_library_file(settings)),
-                       hint="run `invoke fetch-lib` (or `invoke build-lib`), or pass --lib DIR")
+                       hint=first_library_steps("`invoke build-demo` again") + "; or pass "
+                            "--lib DIR")
     return Path(current["path"])
 
 

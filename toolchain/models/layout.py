@@ -89,8 +89,9 @@ def find_model_files(model_dir: Path | str) -> ModelFiles:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise LabError(f"model directory not found: {model_dir}", where=str(model_dir),
-                       hint="export one with `invoke models --export small_cnn` "
-                            "(or quantize one with `invoke quantize`), or pass --model-dir")
+                       hint="run `invoke quickstart` (offline: data, models and INT8 in one "
+                            "go), or step by step `invoke models --export small_cnn` (FP32), "
+                            "then `invoke quantize` (INT8); or pass --model-dir")
     candidates: list[tuple[str, Path]] = []
     for fmt, name in PROGRAM_NAMES.items():
         if (model_dir / name).is_file():

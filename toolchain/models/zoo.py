@@ -136,8 +136,9 @@ def _train_args(settings: LabSettings, spec: ModelSpec, train_data: Path | None,
     train_data = Path(train_data) if train_data else default_data_file(settings, "train")
     if not train_data.exists():
         raise LabError(f"training data not found: {train_data}", where=str(train_data),
-                       hint="make it with `invoke sample-data` then `invoke preprocess` of "
-                            "its train_list.txt (quickstart does both), or pass --train-data")
+                       hint="run `invoke sample-data`, then `invoke preprocess --label-list "
+                            f"train_list.txt --output {train_data}` (quickstart does both), "
+                            "or pass --train-data")
     if val_data is None and default_data_file(settings, "val").exists():
         val_data = default_data_file(settings, "val")
     return ["--train-data", str(train_data)] + (["--val-data", str(val_data)] if val_data

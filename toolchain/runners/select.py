@@ -18,12 +18,27 @@ def demo_binaries(record: dict | None) -> dict[str, Path]:
     return {k: Path(v) for k, v in bins.items() if v and Path(v).is_file()}
 
 
+def demo_next_step(settings: LabSettings) -> str:
+    """The first command towards a usable demo build from where this lab is."""
+    from ..library import first_library_steps
+    from ..state import current_library
+
+    current = current_library(settings)
+    if not current or not current.get("path") or not Path(current["path"]).is_dir():
+        return first_library_steps("`invoke build-demo`")
+    return "run `invoke build-demo`"
+
+
 def cpp_status(settings: LabSettings, program: str) -> tuple[bool, str]:
     """(usable, reason): is the demo built, with `program`, for the current library?"""
     from ..state import current_library, demo_build
 
     record = demo_build(settings)
     if not record:
+        current = current_library(settings)
+        if not current or not current.get("path"):
+            return False, ("no demo build and no Paddle Inference library (run `invoke "
+                           "fetch-lib --from-wheel`, then `invoke build-demo`)")
         return False, "no demo build (run `invoke build-demo`)"
     if program not in demo_binaries(record):
         return False, f"the demo build has no {program} binary (rerun `invoke build-demo`)"
@@ -47,7 +62,7 @@ def select_runner(settings: LabSettings, requested: str = "auto",
     if requested == "cpp":
         if not usable:
             raise LabError(f"--runner cpp asked, but {reason}",
-                           hint="build the demo with `invoke build-demo`, or use --runner python")
+                           hint=demo_next_step(settings) + "; or use --runner python")
         return "cpp", f"asked for --runner cpp; {reason}"
     if usable:
         return "cpp", reason

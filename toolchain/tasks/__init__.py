@@ -15,6 +15,9 @@ from invoke import Collection, Task
 
 
 def collection() -> Collection:
+    from ..cli import install_parser_hooks
+
+    install_parser_hooks()
     ns = Collection()
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import lab_task
 
 HELP = {
@@ -31,7 +32,13 @@ HELP = {
 }
 
 
-@lab_task(help=HELP, auto_shortflags=False)
+NUMBERS = {"batch_sizes": flags.BATCH_SIZES, "repeats": flags.REPEATS, "warmup": flags.WARMUP,
+           "threads": flags.THREADS, "time_budget": flags.SECONDS,
+           "tolerance": flags.TOLERANCE, "limit": flags.LIMIT,
+           "gate_top1_drop": flags.TOP1_DROP, "gate_speedup": flags.SPEEDUP}
+
+
+@lab_task(help=HELP, numbers=NUMBERS, auto_shortflags=False)
 def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device=None,
           repeats=None, warmup=None, threads=None, time_budget=None, tolerance=None,
           data_file=None, limit=None, out=None, gate_top1_drop=None, gate_speedup=None,
@@ -59,6 +66,8 @@ def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device
     from ..settings import LabSettings
 
     settings = LabSettings.from_context(c)
+    if batch_sizes is not None:
+        batch_sizes = ",".join(map(str, batch_sizes))
     req = parse_request(models=models, precisions=precisions, batch_sizes=batch_sizes,
                         runner=runner, device=device, repeats=repeats, warmup=warmup,
                         threads=threads, time_budget=time_budget, tolerance=tolerance,

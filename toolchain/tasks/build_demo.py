@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 
 HELP = {
@@ -20,9 +21,9 @@ HELP = {
 }
 
 
-@lab_task(help=HELP, auto_shortflags=False)
+@lab_task(help=HELP, numbers={"jobs": flags.JOBS}, auto_shortflags=False)
 def build_demo(c, lib=None, gpu=False, cpu=False, trt_root=None, cuda_root=None, build_dir=None,
-               clean=False, jobs=0, dry_run=False, json_=False):
+               clean=False, jobs=None, dry_run=False, json_=False):
     """Build the C++ demo (trt_clas, test_acc) against a Paddle Inference library.
 
     Validates the library (layout, version.txt), plans the cmake configure and
@@ -52,7 +53,7 @@ def build_demo(c, lib=None, gpu=False, cpu=False, trt_root=None, cuda_root=None,
                            gpu=True if gpu else False if cpu else None,
                            trt_root=trt_root, cuda_root=cuda_root,
                            build_dir=Path(build_dir) if build_dir else None, clean=clean,
-                           jobs=int(jobs) if jobs else None)
+                           jobs=jobs)
     result = run_build(settings, req, dry_run=dry_run, progress=not json_)
     if dry_run and not json_:
         print(result.script, end="")

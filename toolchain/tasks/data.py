@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 from ..errors import LabError
 from ..settings import LabSettings
@@ -29,11 +30,14 @@ def _data_dir(c):
                "images; needs --to and --output.",
     "to": "With --convert: the target format, bin or slim-dir.",
     "progress": "Show the progress bar (default on; --no-progress to hide).",
+    "allow_inside": "Allow an --output inside --data-dir (refused by default; an output "
+                    "that is the label list, a listed image or the data dir is always "
+                    "refused).",
     "json": "Print the result as JSON.",
-})
-def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=0, limit=0,
+}, numbers={"jobs": flags.JOBS, "limit": flags.LIMIT})
+def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None, limit=None,
                skip_missing=False, skip_bad=False, convert="", to="", progress=True,
-               json=False):
+               allow_inside=False, json=False):
     """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
 
     Reads the imagenet_user layout (images under --data-dir, a label list of
@@ -63,13 +67,15 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=0, l
         raise LabError("--to is only used with --convert",
                        hint="use --format to choose the output format of preprocessing")
     from ..data.preprocess import preprocess_dataset
+    from ..data.sample import sample_dir
 
     base = _data_dir(c)
     out = Path(output) if output else base / ("val.bin" if format == "bin" else "val")
     result = preprocess_dataset(
-        Path(data_dir) if data_dir else base / "sample", label_list or None, out, fmt=format,
-        jobs=jobs or None, limit=limit or None, skip_missing=skip_missing, skip_bad=skip_bad,
-        progress=progress and not json)
+        Path(data_dir) if data_dir else sample_dir(LabSettings.from_context(c).work_dir),
+        label_list or None, out, fmt=format,
+        jobs=jobs, limit=limit, skip_missing=skip_missing, skip_bad=skip_bad,
+        progress=progress and not json, allow_inside=allow_inside)
     emit(result, json, _render_preprocess)
     return result
 
@@ -111,10 +117,10 @@ def _render_convert(con, r) -> None:
 
 @lab_task(help={
     "out": "Where to write the dataset (default: <work_dir>/data/sample).",
-    "n": "Number of images, 10..1740 (default 400: 300 train, 100 val).",
+    "n": "Number of images (default 400: 300 train, 100 val).",
     "json": "Print the result as JSON.",
-})
-def sample_data(c, out="", n=0, json=False):
+}, numbers={"n": flags.SAMPLE_IMAGES})
+def sample_data(c, out="", n=None, json=False):
     """Write a small real labelled image dataset (handwritten digits) for trying the lab.
 
     The images come from the UCI handwritten digits that ship inside the
@@ -125,9 +131,10 @@ def sample_data(c, out="", n=0, json=False):
     """
     from pathlib import Path
 
-    from ..data.sample import write_sample_dataset
+    from ..data.sample import sample_dir, write_sample_dataset
 
-    result = write_sample_dataset(Path(out) if out else _data_dir(c) / "sample", n or None,
+    result = write_sample_dataset(Path(out) if out else
+                                  sample_dir(LabSettings.from_context(c).work_dir), n,
                                   progress=not json)
     emit(result, json, _render_sample)
     return result

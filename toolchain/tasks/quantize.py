@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 from ..settings import LabSettings
 
@@ -27,8 +28,8 @@ def _render(con, r) -> None:
     "batch_nums": "Calibration batches (default lab.quantize.batch_nums, 10).",
     "dry_run": "Print the worker command as a shell script and do nothing.",
     "json": "Print the result as JSON.",
-})
-def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=0, batch_nums=0,
+}, numbers={"batch_size": flags.BATCH_SIZE, "batch_nums": flags.BATCH_NUMS})
+def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None, batch_nums=None,
              dry_run=False, json=False):
     """Quantize an FP32 model to INT8 with Paddle's PostTrainingQuantization.
 
@@ -57,8 +58,8 @@ def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=0, b
                                                                                  "train"),
                 output=Path(output) if output else None,
                 algo=algo or str(qs.get("algo", "KL")),
-                batch_size=batch_size or int(qs.get("batch_size", 10)),
-                batch_nums=batch_nums or int(qs.get("batch_nums", 10)))
+                batch_size=int(qs.get("batch_size", 10)) if batch_size is None else batch_size,
+                batch_nums=int(qs.get("batch_nums", 10)) if batch_nums is None else batch_nums)
     if dry_run:
         print(quantize_script(**args), end="")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 from ..errors import LabError
 from ..settings import LabSettings
@@ -13,12 +14,13 @@ _COMMON = {
     "model_dir": "Model directory (model.pdmodel|model.json + model.pdiparams); default: the "
                  "lab.models.default model that quickstart / `invoke models` made.",
     "batch_size": "Images per batch (default lab.run.batch_size, 1).",
-    "threads": "CPU math-library threads (default lab.run.threads; 0 = all cores).",
+    "threads": "CPU math-library threads (default lab.run.threads, 0).",
     "device": "auto (GPU when there is one), cpu or gpu (default lab.run.device).",
     "runner": "auto (the C++ demo when it is built for the current library, else Python), "
               "cpp or python (default lab.run.runner).",
     "json": "Print the RunResult as JSON.",
 }
+_NUMBERS = {"batch_size": flags.BATCH_SIZE, "threads": flags.RUN_THREADS}
 
 
 def precision_of(int8: bool, fp16: bool, fp32: bool) -> str:
@@ -48,15 +50,27 @@ def _default_data(settings, rs):
     return Path(str(rs["data_file"])) if rs.get("data_file") else default_data_file(settings)
 
 
+def _note_batch(result, note: str | None, as_json: bool) -> None:
+    """Keep the batch-vs-dataset warning in the result: the header shows it; with --json
+    it is in provenance.batch_note and on stderr."""
+    if note:
+        result.provenance["batch_note"] = note
+        if as_json:
+            import sys
+
+            print(f"warning: {note}", file=sys.stderr, flush=True)
+
+
 def _header(con, r) -> None:
     from rich.markup import escape
 
     con.print(f"[bold]{escape(r.model)}[/] {r.precision} on {r.device}, batch {r.batch_size}, "
               f"{r.threads} thread(s), runner [bold]{r.runner}[/] ({escape(r.runner_reason)})")
     con.print(f"  model: {escape(r.model_dir)}")
-    note = r.provenance.get("note")
-    if note:
-        con.print(f"  [yellow]note: {escape(note)}[/]")
+    for key in ("note", "batch_note"):
+        note = r.provenance.get(key)
+        if note:
+            con.print(f"  [yellow]note: {escape(note)}[/]")
 
 
 def render_latency(con, r) -> None:
@@ -98,9 +112,9 @@ def render_accuracy(con, r) -> None:
                  "exists, else seeded random input).",
     "warmup": "Untimed runs before timing (default lab.run.warmup, 10).",
     "repeats": "Timed runs (default lab.run.repeats, 100).",
-})
-def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch_size=0,
-        warmup=-1, repeats=0, threads=-1, device="", runner="", json=False):
+}, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS})
+def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch_size=None,
+        warmup=None, repeats=None, threads=None, device="", runner="", json=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
@@ -116,7 +130,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
     """
     from pathlib import Path
 
-    from ..runners import run_latency
+    from ..runners import batch_note, run_latency
 
     precision = precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -126,10 +140,10 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
         data = _default_data(settings, rs)
         data = data if data.exists() else None
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
-                         batch_size=batch_size or int(rs["batch_size"]),
-                         warmup=None if warmup < 0 else warmup, repeats=repeats or None,
-                         threads=None if threads < 0 else threads, data_file=data,
+                         batch_size=int(rs["batch_size"]) if batch_size is None else batch_size,
+                         warmup=warmup, repeats=repeats, threads=threads, data_file=data,
                          progress=not json)
+    _note_batch(result, batch_note(data, result.batch_size), json)
     emit(result, json, render_latency)
 
 
@@ -138,9 +152,9 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
     "data_file": "Dataset to score (bin file or slim-dir with a matching <file>.json sidecar "
                  "from `invoke preprocess`; default <work_dir>/data/val.bin).",
     "limit": "Score only the first N images (default all).",
-})
-def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", limit=0,
-             batch_size=0, threads=-1, device="", runner="", json=False):
+}, numbers={**_NUMBERS, "limit": flags.LIMIT})
+def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", limit=None,
+             batch_size=None, threads=None, device="", runner="", json=False):
     """Top-1/top-5 accuracy of one model on a preprocessed dataset, with a progress bar.
 
     The dataset's sidecar (written by `invoke preprocess`) must match the file
@@ -154,7 +168,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", 
     """
     from pathlib import Path
 
-    from ..runners import run_accuracy
+    from ..runners import batch_note, run_accuracy
 
     precision = precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -164,6 +178,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", 
                        hint="make it with `invoke sample-data` + `invoke preprocess` "
                             "(quickstart does both), or pass --data-file")
     result = run_accuracy(settings, mdir, data, precision, device=device, runner=runner,
-                          batch_size=batch_size or int(rs["batch_size"]), limit=limit or None,
-                          threads=None if threads < 0 else threads, progress=not json)
+                          batch_size=batch_size, limit=limit, threads=threads,
+                          progress=not json)
+    _note_batch(result, batch_note(data, result.batch_size, limit, kind="accuracy"), json)
     emit(result, json, render_accuracy)
