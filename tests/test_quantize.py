@@ -104,6 +104,8 @@ def test_an_int8_model_is_not_quantized_again(trained_lab, tmp_path):
     (("--algo", "fancy"), "unknown --algo"),
     (("--calib-data", "/nonexistent/train.bin"), "dataset not found"),
     (("--model-dir", "/nonexistent/fp32"), "model directory not found"),
+    (("--batch-size", "4000"), "--batch-size 4000 is larger than the"),   # 13.7
+    (("--batch-nums", "0"), "--batch-nums must be an integer from 1 to 100000, got 0"),
 ])
 @pytest.mark.slow
 def test_quantize_bad_input(trained_lab, invoke_cli, args, words):

@@ -129,6 +129,14 @@ def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
         available = reader.count
     if available == 0:
         raise LabError(f"{calib_data} holds no images", where=str(calib_data))
+    if batch_size > available:
+        raise LabError(f"--batch-size {batch_size} is larger than the {available} images of "
+                       f"the calibration dataset", where=str(calib_data),
+                       hint=f"pass --batch-size {available} or less (batches x batch size "
+                            f"images are read, at most {available})")
+    from .models.inputs import check_dataset_fits_model
+
+    check_dataset_fits_model(files, calib_data)
     batch_nums = min(batch_nums, max(1, available // batch_size))
     output = Path(output) if output else default_output(settings, files.dir)
     if output.resolve() == files.dir.resolve():

@@ -112,13 +112,51 @@ def process_image(path: str, lut=None, out=None):
 _W: dict = {}
 
 
-def _worker_init(fmt: str, target: str, in_worker: bool = True) -> None:
+PR_SET_PDEATHSIG = 1     # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int, poll_s: float = 0.5) -> str:
+    """Make this worker process end when `parent_pid` (its parent) dies, even by SIGKILL.
+
+    Linux: prctl(PR_SET_PDEATHSIG, SIGKILL), then a check that the parent did not
+    die before the call. Elsewhere (or if prctl fails): a daemon thread that
+    watches getppid() change. Returns which mechanism is in place.
+    """
+    import signal
+
+    how = "watch"
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+            how = "pdeathsig"
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:      # the parent died before prctl took effect
+        os._exit(1)
+    if how == "watch":
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(poll_s)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    return how
+
+
+def _worker_init(fmt: str, target: str, in_worker: bool = True,
+                 parent_pid: int | None = None) -> None:
     import numpy as np
 
     if in_worker:   # Ctrl-C goes to the whole process group; only the parent acts on it
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if parent_pid is not None:
+            die_with_parent(parent_pid)
     _W.clear()
     _W["fmt"] = fmt
     _W["lut"] = normalize_lut()
@@ -242,6 +280,51 @@ def _remove_stale_partials(output: Path) -> None:
                 binfmt.remove_path(stale)
             except OSError:
                 pass
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def refuse_output_over_inputs(output: Path, data_dir: Path, list_path: Path,
+                              images: list[Path], allow_inside: bool = False) -> None:
+    """LabError if writing `output` would overwrite or delete an input.
+
+    Paths are compared resolved (symlinks, `..`): the output may not be the label
+    list, a listed image, the data dir or a folder holding any of them, nor lie
+    inside the data dir unless allow_inside.
+    """
+    out = output.resolve()
+    data = data_dir.resolve()
+    hint = ("choose an --output outside --data-dir, e.g. the default "
+            "<work_dir>/data/val.bin")
+
+    def refuse(what: str, where: Path) -> None:
+        raise LabError(f"--output {output} {what}; preprocess would destroy its input",
+                       where=str(where), hint=hint)
+
+    if out == list_path.resolve():
+        refuse("is the label list", list_path)
+    if out == data:
+        refuse("is the --data-dir", data_dir)
+    if _inside(data, out):
+        refuse(f"is a folder holding the --data-dir {data_dir}", data_dir)
+    if _inside(list_path.resolve(), out):
+        refuse(f"is a folder holding the label list {list_path}", list_path)
+    if os.path.lexists(output):
+        out_stat = os.stat(output) if output.exists() else None
+        for image in images:
+            real = image.resolve()
+            if real == out or _inside(real, out):
+                refuse(f"is (or holds) the listed image {image}", image)
+            if out_stat is not None and image.exists():
+                st = os.stat(image)
+                if (st.st_dev, st.st_ino) == (out_stat.st_dev, out_stat.st_ino):
+                    refuse(f"is the listed image {image} (the same file)", image)
+    if _inside(out, data) and not allow_inside:
+        raise LabError(f"--output {output} is inside the image folder --data-dir {data_dir}",
+                       where=str(output),
+                       hint=hint + "; or pass --allow-inside to write it there anyway")
 
 
 def _prepare_output(output: Path, fmt: str, need_bytes: int) -> Path:
@@ -417,7 +500,7 @@ def _run_pool(tasks, fmt: str, target: Path, jobs: int, bar: _Progress,
     # fork: workers start at once and share the parent's imported modules.
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                               initargs=(fmt, str(target), True))
+                               initargs=(fmt, str(target), True, os.getpid()))
     try:
         results = pool.map(_worker_chunk, tasks)
         bar.start()
@@ -480,7 +563,7 @@ def _verify_written(tmp: Path, fmt: str, labels) -> None:
 def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
                        fmt: str = "bin", jobs: int | None = None, limit: int | None = None,
                        skip_missing: bool = False, skip_bad: bool = False,
-                       progress: bool = True) -> PreprocessResult:
+                       progress: bool = True, allow_inside: bool = False) -> PreprocessResult:
     """Preprocess the images of a label list into a bin file or a slim-dir (see module doc)."""
     import numpy as np
     import PIL
@@ -520,6 +603,8 @@ def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, outp
                        hint="check --data-dir: label-list paths are relative to it")
 
     output = Path(output)
+    refuse_output_over_inputs(output, data_dir, list_path,
+                              [data_dir / e.rel_path for e in todo], allow_inside)
     need = (binfmt.bin_size(len(todo)) if fmt == "bin"
             else len(todo) * binfmt.SLIM_RECORD_BYTES)
     tmp = _prepare_output(output, fmt, need)

@@ -32,6 +32,13 @@ DEFAULT_N = 400
 CLASSES = 10
 MARKER = "sample.json"
 SEED = 20240607
+SAMPLE_SUBDIR = ("data", "sample")
+
+
+def sample_dir(work_dir: Path | str) -> Path:
+    """The one sample-image folder: <work_dir>/data/sample (sample-data writes it,
+    preprocess reads it by default, quickstart uses it)."""
+    return Path(work_dir).joinpath(*SAMPLE_SUBDIR)
 
 # (extension, PIL save mode) cycled over the images
 _STYLES = [("jpg", "RGB"), ("jpg", "RGB"), ("jpg", "RGB"), ("jpg", "L"),

@@ -75,6 +75,19 @@ def _prepare(settings: LabSettings, model_dir, precision: str, runner: str, prog
     return _Prepared(files, "quantized" if quantized else "fp32", name, record, chosen, reason)
 
 
+def _check_input_shape(prep: _Prepared, data_file: Path | None) -> None:
+    """LabError before any engine starts when the images do not fit the model's input:
+    the dataset's, or without one the C++ demo's seeded 3x224x224 input (the Python
+    runner's seeded input takes the model's own static shape)."""
+    from ..data.binfmt import IMAGE_SHAPE
+    from ..models.inputs import check_dataset_fits_model, check_images_fit_model
+
+    if data_file is not None:
+        check_dataset_fits_model(prep.files, data_file)
+    elif prep.runner == "cpp":
+        check_images_fit_model(prep.files, IMAGE_SHAPE, "the C++ demo's seeded input")
+
+
 def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threads: int,
                   device: str, precision: str, overrides: dict) -> Any:
     from .configplan import PlanOptions
@@ -124,8 +137,10 @@ def _cpp_device(settings: LabSettings, device: str) -> str:
         return "gpu" if gpu_build and Path("/dev/nvidiactl").exists() else "cpu"
     if device == "gpu" and not gpu_build:
         raise LabError("--device gpu asked, but the demo was built against a CPU library",
-                       hint="fetch a GPU library (`invoke fetch-lib --device gpu`), rebuild the "
-                            "demo, or run with --device cpu")
+                       hint="get a GPU library that fits this machine (`invoke fetch-lib --gpu "
+                            "--auto`, or `invoke fetch-lib --from-wheel --gpu` with a "
+                            "paddlepaddle-gpu wheel), then `invoke build-demo`; or run with "
+                            "--device cpu")
     if device == "gpu" and not Path("/dev/nvidiactl").exists():
         raise LabError("--device gpu asked, but no NVIDIA GPU is visible on this machine",
                        hint="check `nvidia-smi` and `invoke doctor`, or run with --device cpu")
@@ -193,6 +208,7 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
         from ..data.binfmt import DatasetReader
         DatasetReader(data_file).close()     # exists and is a dataset, or a clear error
     prep = _prepare(settings, model_dir, precision, runner, "trt_clas", device)
+    _check_input_shape(prep, data_file)
     if prep.runner == "cpp" and set(plan_overrides) - CPP_OVERRIDES:
         raise LabError(f"options {sorted(set(plan_overrides) - CPP_OVERRIDES)} need "
                        "--runner python")
@@ -211,7 +227,12 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     dev = check_device(device)
     opts = _plan_options(settings, prep, batch_size, threads, dev, precision, plan_overrides)
     plan = config_plan(dev, precision, prep.model_kind, opts)
-    images, labels = latency_input(data_file, batch_size, [3, 224, 224])
+    from ..data.binfmt import IMAGE_SHAPE
+    from ..models.inputs import static_image_shape
+
+    # seeded input (no dataset): the model's own static image size, else the dataset's
+    images, labels = latency_input(data_file, batch_size,
+                                   list(static_image_shape(prep.files) or IMAGE_SHAPE))
     engine = Engine(prep.files, plan,
                     shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
                     images)
@@ -260,6 +281,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
     DatasetReader(data_file).close()
     verify_sidecar(data_file)
     prep = _prepare(settings, model_dir, precision, runner, "test_acc", device)
+    _check_input_shape(prep, data_file)
     if prep.runner == "cpp":
         dev = _cpp_device(settings, device)
         opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
@@ -339,3 +361,28 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
     if preds is not None:
         result.raw = {**result.raw, "predictions": preds}
     return result
+
+
+def batch_note(data_file: Path | None, batch_size: int, limit: int | None = None,
+               kind: str = "latency") -> str | None:
+    """A warning when --batch-size exceeds the images the dataset gives (None when it fits).
+
+    Latency: the first batch then repeats the dataset's images to fill the batch;
+    accuracy: one (partial) batch scores all of them.
+    """
+    if data_file is None or not Path(data_file).exists():
+        return None
+    from ..data.binfmt import DatasetReader
+
+    with DatasetReader(Path(data_file)) as reader:
+        count = reader.count
+    available = count if limit is None else min(limit, count)
+    if available < 1 or batch_size <= available:
+        return None
+    what = f"the {count} images of {data_file}" if available == count else \
+        f"the {available} images scored (--limit {limit})"
+    if kind == "latency":
+        return (f"--batch-size {batch_size} is larger than {what}: the timed batch repeats "
+                f"them; pass --batch-size {available} or less to time distinct images")
+    return (f"--batch-size {batch_size} is larger than {what}: one batch of {available} "
+            f"scores them all")

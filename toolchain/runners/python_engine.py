@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import LabError
-from .configplan import SHAPE_FILE, Call
+from .configplan import Call
 
 # Classic plan name -> names to try, newest first (Paddle 3.2+ renamed mkldnn -> onednn).
 ALIASES = {
