@@ -8,7 +8,7 @@ is given:
         [--model-dir DIR --data-file FILE] [--precision int8] [--limit 100] \
         [--batch-size 1] [--repeats 200] [--work-dir DIR] [--json]
 
-It builds the C++ demo against --lib (engineer D's build_demo, or reuses a build
+It builds the C++ demo against --lib (build_demo, or reuses a build
 already recorded for that library), then runs test_acc / trt_clas through the cpp
 runner and the same configuration through the python runner (the installed
 paddlepaddle wheel), and compares:

@@ -292,3 +292,41 @@ def test_screen_rendering_fits_80_columns_and_shows_gates_and_change():
     assert "only new" in text
     assert "/r/bench.json" in text
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_parity_gate_and_the_side_by_side_table():
+    from rich.console import Console
+
+    from toolchain.bench.render import render_report
+    from toolchain.bench.run import _disagreements, parity_gate
+
+    assert _disagreements([1, 2, 3], [1, 2, 3]) == []
+    assert _disagreements([1, 2, 3], [1, 0, 3]) == [1]
+    assert _disagreements([1, 2], [1, 2, 3]) == [2]     # a missing prediction differs
+    same = {"model": "small_cnn", "precision": "fp32", "passed": True, "value": 0.0,
+            "cpp_top1": 0.5, "python_top1": 0.5, "images": 4, "differing": [],
+            "cpp_p50_ms": 2.0, "python_p50_ms": 1.5, "noise_ms": 0.25}
+    assert parity_gate([same]).passed
+    bad = {**same, "precision": "int8", "passed": False, "differing": [3],
+           "why": "1 of 4 predictions differ"}
+    gate = parity_gate([same, bad])
+    assert not gate.passed and "small_cnn int8: 1 of 4 predictions differ" in gate.detail
+    assert not parity_gate([]).passed                    # nothing checked is no pass
+
+    rep = _report([_row("small_cnn", 2.0, 1.0, 0.5, 0.5)], parity=[same, bad])
+    md = markdown(rep)
+    assert "## C++ demo and Python runner side by side" in md
+    assert "| small_cnn | fp32 | 50.00 | 50.00 | 4/4 | 2.000 | 1.500 | +0.500 | ±0.250 | yes |" \
+        in md
+    assert "| small_cnn | int8 | 50.00 | 50.00 | 3/4 |" in md and "| NO |" in md
+    csv_rows = list(csv.DictReader(io.StringIO(csv_text(rep))))
+    assert len(csv_rows) == 4           # the bench rows, then the python runner's column
+    assert [(r["runner"], r["precision"], float(r["p50_ms"])) for r in csv_rows[2:]] == \
+        [("python", "fp32", 1.5), ("python", "int8", 1.5)]
+    con = Console(width=80, record=True, color_system=None)
+    render_report(con, rep)
+    text = con.export_text()
+    assert "C++ demo and Python runner side by side" in text
+    assert ["small_cnn", "fp32", "50.0", "50.0", "4/4", "2.000", "1.500", "+0.500", "±0.250",
+            "yes"] in [line.split() for line in text.splitlines()]
+    assert max(len(line) for line in text.splitlines()) <= 80

@@ -71,7 +71,8 @@ def test_files_table_and_provenance(first):
                           text=True)
     if head.returncode == 0:
         assert prov["tool"]["git_commit"] == head.stdout.strip()
-    assert prov["library"]["path"] is None        # no C++ library in this lab
+    # the library quickstart assembled from the installed wheel (no other in this lab)
+    assert "paddle_inference-wheel-" in prov["library"]["path"]
     assert "software" in prov and "gpu" in prov
     assert [g["passed"] for g in report["gates"]] == [True, True] and report["passed"]
 
@@ -101,7 +102,7 @@ def test_gates_fail_red_and_compare(first, tmp_path):
     ([], "no models to bench"),
     (["--models", "alexnet"], "unknown model 'alexnet'"),
     (["--precisions", "fp32,int4"], "unknown precision(s) int4"),
-    (["--batch-sizes", "0"], "--batch-sizes must be >= 1"),
+    (["--batch-sizes", "0"], "--batch-sizes must be an integer from 1 to 4096, got 0"),
     (["--compare", "/nonexistent/bench.json"], "does not exist"),
     (["--gate-speedup", "2", "--precisions", "int8"], "must hold fp32"),
 ])

@@ -103,7 +103,7 @@ def test_real_engine_binaries_resolve_and_bad_model(wheel_demo, tmp_path):
 
 
 def test_real_engine_int8_on_onednn_equals_python(wheel_demo, real_models, tmp_path):
-    """A real INT8 model (engineer F's quantize_model on the legacy FP32 export), run
+    """A real INT8 model (quantize_model on the legacy FP32 export), run
     with --precision int8 (oneDNN INT8): the same predictions as Python."""
     quantize = pytest.importorskip("toolchain.quantize",
                                    reason="toolchain.quantize (issue 7) is not in this tree")

@@ -29,12 +29,12 @@ def test_fresh_quickstart_makes_everything_and_the_table():
     expected = ["doctor", "sample-data", "preprocess-train", "preprocess-val"]
     for m in models:
         expected += [f"model-{m}", f"quantize-{m}"]
-    expected += ["build-demo", "bench"]
+    expected += ["fetch-lib", "build-demo", "bench"]
     assert list(status) == expected
-    assert all(status[s] == "ran" for s in expected if s not in ("doctor", "build-demo"))
-    # no C++ library in this lab: the python runner, and the output says why
-    assert status["build-demo"] == "skipped"
-    assert "python runner" in res["runner_note"] and "library" in res["runner_note"]
+    # no C++ library in this lab: assembled from the installed wheel, the demo built on it
+    assert all(status[s] == "ran" for s in expected if s != "doctor")
+    assert res["runner_note"].startswith("cpp runner")
+    assert "paddle_inference-wheel-" in res["runner_note"]
 
     # the artifacts `invoke run --int8` relies on
     work = lab.work_dir
@@ -50,7 +50,18 @@ def test_fresh_quickstart_makes_everything_and_the_table():
     for p in ("fp32", "int8"):
         r = small["results"][p]
         assert r["images"] == 100 and r["top1"] > 0.5 and r["top5"] >= r["top1"]
-        assert r["latency_ms"]["p50"] > 0 and r["runner"] == "python"
+        assert r["latency_ms"]["p50"] > 0 and r["runner"] == "cpp"
+        assert r["accuracy_runner"] == "cpp"
+    # the python runner as the second column: the parity gate, measured, passed
+    gate = {g["name"]: g for g in bench["gates"]}["parity"]
+    assert gate["passed"], gate
+    checked = {(c["model"], c["precision"]): c for c in gate["checks"]}
+    assert set(checked) == {(m, p) for m in models for p in ("fp32", "int8")}
+    for p in ("fp32", "int8"):
+        c = checked[("small_cnn", p)]
+        assert c["images"] == 100 and c["differing"] == []
+        assert c["cpp_top1"] == c["python_top1"] == small["results"][p]["top1"]
+        assert c["cpp_p50_ms"] > 0 and c["python_p50_ms"] > 0 and c["noise_ms"] >= 0
     assert rows["mobilenet_v1"]["kind"] == "seeded"
     assert all(r["top1"] is None for r in rows["mobilenet_v1"]["results"].values())
     assert rows["mobilenet_v1"]["speedup"]["int8"] > 0
@@ -69,7 +80,7 @@ def test_second_run_reuses_and_reproduces(tmp_path):
     assert "FP32 vs INT8" in text and "small_cnn" in text and "mobilenet_v1 *" in text
     for name in ("bench.json", "bench.md", "bench.csv", "bench.png"):
         assert str(out / name) in text.replace("\n", "")
-    assert "reused" in text and "python runner" in text
+    assert "reused" in text and "cpp runner" in text and "gate parity" in text
     second = json.loads((out / "bench.json").read_text())
     first = lab.result["bench"]
     # identical accuracy and identical model and dataset sha256

@@ -73,11 +73,15 @@ def test_cpp_demo_step_says_why_the_python_runner_runs(tmp_path):
     from toolchain.quickstart import _cpp_demo
     from toolchain.state import set_current_library
 
-    settings = _settings(tmp_path, lib_dir=str(tmp_path / "lib"))
+    # a lab mirror is set: quickstart does not assemble a library from the wheel
+    settings = _settings(tmp_path, lib_dir=str(tmp_path / "lib"),
+                         fetch={"mirror": "http://127.0.0.1:9"})
     p = Pipeline(settings, say=lambda text: None)
     assert _cpp_demo(p, skip_cpp=True) == "python runner (--skip-cpp)"
     note = _cpp_demo(p, skip_cpp=False)
     assert note.startswith("python runner: no Paddle Inference C++ library is installed")
+    assert p.records[-2].name == "fetch-lib" and "mirror" in p.records[-2].detail
+    assert not (tmp_path / "lib").exists()
     # a registered library that is not a usable one: the build fails, quickstart goes on
     bogus = tmp_path / "not_a_library"
     bogus.mkdir()
@@ -85,4 +89,26 @@ def test_cpp_demo_step_says_why_the_python_runner_runs(tmp_path):
     note = _cpp_demo(p, skip_cpp=False)
     assert note.startswith("python runner: the C++ demo could not be built against")
     assert str(bogus) in note
-    assert [r.status for r in p.records] == ["skipped"] * 3
+    assert [r.status for r in p.records] == ["skipped"] * 4
+
+
+def test_no_compiler_quickstart_says_why_and_goes_on_with_python(tmp_path, monkeypatch):
+    """No C++ compiler: the wheel library cannot be proved, nothing is registered and the
+    python runner is used, with the reason and the fix shown."""
+    from toolchain.quickstart import _cpp_demo
+
+    settings = _settings(tmp_path, lib_dir=str(tmp_path / "lib"),
+                         cache_dir=str(tmp_path / "cache"),
+                         lock_file=str(tmp_path / "lab.lock.toml"))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-g++"))
+    shown = []
+    p = Pipeline(settings, say=shown.append)
+    note = _cpp_demo(p, skip_cpp=False)
+    assert note.startswith("python runner: no Paddle Inference C++ library is installed")
+    fetch = p.records[-2]
+    assert fetch.name == "fetch-lib" and fetch.status == "skipped"
+    assert "no-such-g++ is not installed" in fetch.detail and "build-essential" in fetch.detail
+    assert any("no C++ library from the wheel" in line for line in shown)
+    assert not (tmp_path / "lab.lock.toml").exists()
+    lib = tmp_path / "lib"
+    assert not lib.exists() or not list(lib.iterdir())      # no half-made library

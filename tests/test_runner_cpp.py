@@ -1,4 +1,4 @@
-"""The cpp runner: engineer D's real demo binaries, compiled (real cmake/g++) against the
+"""The cpp runner: the real demo binaries, compiled (real cmake/g++) against the
 STAND-IN Paddle SDK of tests/standin_sdk (Paddle's C++ SDK cannot be had here).
 
 What this proves: the runner's flags reach the binaries, their final JSON line

@@ -2,8 +2,9 @@
 
 doctor -> sample data (real images) -> preprocess (train.bin, val.bin) -> models
 (the trained small classifier; the tutorial's architectures, seeded, latency
-only) -> quantize (INT8) -> C++ demo where a Paddle Inference C++ library is
-installed (else the python runner, saying why) -> bench.
+only) -> quantize (INT8) -> fetch-lib (from the installed wheel when no C++ library is
+installed and no mirror is set) -> build-demo -> bench through the C++ demo, with
+the python runner as a parity column (else the python runner alone, saying why).
 
 Re-running reuses what is done: each step leaves a stamp in
 <work_dir>/quickstart/<step>.json with the digest of its inputs (parameters,
@@ -208,9 +209,9 @@ def _doctor(p: Pipeline) -> None:
 
 
 def _sample_data(p: Pipeline, q: QuickstartSettings) -> dict:
-    from .data.sample import write_sample_dataset
+    from .data.sample import sample_dir, write_sample_dataset
 
-    out = p.settings.work_dir / "sample"
+    out = sample_dir(p.settings.work_dir)
 
     def action():
         res = write_sample_dataset(out, q.samples, progress=False)
@@ -298,7 +299,7 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
         note = "python runner (--skip-cpp)"
         p.note("build-demo", SKIPPED, note)
         return note
-    lib = current_library(p.settings)
+    lib = current_library(p.settings) or _library_from_wheel(p)
     if not lib:
         note = ("python runner: no Paddle Inference C++ library is installed "
                 "(`invoke fetch-lib` or `invoke build-lib` installs one; then quickstart "
@@ -334,6 +335,37 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
                time.monotonic() - t0)
         return note
     return f"cpp runner: the C++ demo built against {lib.get('path')}"
+
+
+def _library_from_wheel(p: Pipeline) -> dict | None:
+    """fetch-lib from the installed wheel when no library is installed and no mirror is set.
+
+    The wheel's engine as a C++ library (see toolchain/fetch/wheel.py); its proof is
+    cached, so a second quickstart is fast. A failure (no compiler, no cmake, a wheel
+    whose exports differ) is shown and quickstart goes on with the python runner.
+    """
+    from .state import current_library
+
+    mirror = str(p.settings.section("fetch").get("mirror") or "")
+    if mirror:
+        p.note("fetch-lib", SKIPPED, f"lab.fetch.mirror is set ({mirror}): not assembling from "
+               "the wheel; `invoke fetch-lib` downloads the official library")
+        return None
+    t0 = time.monotonic()
+    try:
+        from .fetch.wheel import fetch_from_wheel
+
+        res = fetch_from_wheel(p.settings)
+    except (LabError, ImportError) as err:
+        why = getattr(err, "message", str(err))
+        hint = getattr(err, "hint", "")
+        p.note("fetch-lib", SKIPPED, f"no C++ library from the wheel: {why}"
+               + (f" (fix: {hint})" if hint else ""), time.monotonic() - t0)
+        return None
+    proof = res.reasons[-1] if res.reasons else ""
+    p.note("fetch-lib", RAN, f"C++ library from the installed wheel -> {res.install_dir}; "
+           f"{proof}", time.monotonic() - t0)
+    return current_library(p.settings)
 
 
 @dataclass
@@ -379,7 +411,8 @@ def run_quickstart(settings: LabSettings, out: str | None = None, skip_cpp: bool
     t_bench = time.monotonic()
     req = BenchRequest(models=lab.models, precisions=["fp32", "int8"], batch_sizes=[1],
                        runner=lab.runner, device="auto", repeats=q.repeats, warmup=q.warmup,
-                       time_budget_s=q.time_budget_s, data_file=str(lab.val_data), out=out)
+                       time_budget_s=q.time_budget_s, data_file=str(lab.val_data), out=out,
+                       parity=lab.runner_note.startswith("cpp runner"))
     report = run_bench(settings, req, progress=say)
     stable = sum(1 for r in report.rows for x in r.results.values()
                  if x.stability and x.stability.stable)

@@ -42,7 +42,7 @@ models on the real engine (CPU); `wheel_sdk_unavailable()` says why not where it
 cannot; `export_test_model(dir, legacy=False)` exports a real MobileNetV1 x0.25;
 `python_config(demo_json)` rebuilds the demo's config in the Python API.
 
-How to import (engineer F and others): pytest puts tests/ on sys.path (rootdir
+How to import: pytest puts tests/ on sys.path (rootdir
 conftest, default "prepend" import mode), so inside tests write
     from standin_sdk import build_standin_sdk, write_standin_model, standin_predict
 With the project root on sys.path (python -m pytest from the root, or a script),

@@ -1,25 +1,11 @@
 """The REAL Paddle Inference engine for the C++ demo, from the installed paddlepaddle wheel.
 
-The wheel ships no inference headers and no libpaddle_inference.so, but its Python
-extension paddle/base/libpaddle.so is the whole framework and exports the C++
-inference API (paddle_infer::CreatePredictor, paddle::AnalysisConfig::SetModel,
-paddle_infer::Tensor::CopyFromCpu<float>, ...). `build_wheel_sdk(dest)` makes an
-installed-library-shaped tree from it:
-
-- paddle/include/: declarations of ours (include_wheel/) for the API subset the
-  demo uses, each checked here against the library's exported symbols; the
-  config object is opaque (the real constructor fills an oversized buffer), and
-  Tensor/Predictor are only used through the library's pointers. One known
-  consequence: a Tensor handle's own members are not destroyed when the demo
-  drops it (two handles per run: a few bytes).
-- paddle/lib/libpaddle_inference.so: a GNU ld linker script naming libpaddle.so and
-  libpython3.X.so (libpaddle.so is a Python extension and needs libpython's symbols;
-  Python is never initialised, the inference API does not use it), both symlinked
-  into paddle/lib; paddle/libs links to the wheel's libs/ (libphi, libcommon,
-  libdnnl, libiomp5 ...), where libpaddle.so's RUNPATH $ORIGIN/../libs looks;
-- version.txt: `Paddle version:` of the wheel, WITH_GPU from the wheel.
-
-So the demo compiles unchanged and runs the real Paddle engine (CPU here), the very
+A thin client of the product code, toolchain/fetch/wheel.py (`invoke fetch-lib
+--from-wheel`): `build_wheel_sdk(dest)` assembles and proves the wheel-derived
+library there (declarations in toolchain/fetch/wheel_include/, every declared
+symbol checked against libpaddle.so's exports, a probe's output compared bit for
+bit with Python paddle.inference), without registering it anywhere. The demo
+compiles unchanged against it and runs the real Paddle engine (CPU here), the very
 binary the Python `paddle.inference` API of the same wheel runs: the right baseline
 for benchmarks/demo_overhead.py and for comparing outputs with Python.
 
@@ -28,146 +14,42 @@ for benchmarks/demo_overhead.py and for comparing outputs with Python.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
-import sysconfig
-import tempfile
 from pathlib import Path
 
+from toolchain.errors import LabError
+from toolchain.fetch.wheel import assemble_wheel_library, locate_wheel, plan_wheel_library
+
 HERE = Path(__file__).resolve().parent
-
-# Mangled-name fragments (demangled) that must be exported for the declarations
-# of include_wheel/ to be true.
-REQUIRED_SYMBOLS = (
-    "paddle_infer::CreatePredictor(paddle::AnalysisConfig const&)",
-    "paddle::AnalysisConfig::AnalysisConfig()",
-    "paddle::AnalysisConfig::~AnalysisConfig()",
-    "paddle::AnalysisConfig::SetModel(std::__cxx11::basic_string<char, std::char_traits<char>, "
-    "std::allocator<char> > const&, std::__cxx11::basic_string<char, std::char_traits<char>, "
-    "std::allocator<char> > const&)",
-    "paddle::AnalysisConfig::DisableGpu()",
-    "paddle::AnalysisConfig::SetCpuMathLibraryNumThreads(int)",
-    "paddle::AnalysisConfig::EnableMKLDNN()",
-    "paddle::AnalysisConfig::SwitchIrOptim(int)",
-    "paddle::AnalysisConfig::DisableGlogInfo()",
-    "paddle::AnalysisConfig::EnableTensorRtEngine(long, int, int, "
-    "paddle::AnalysisConfig::Precision, bool, bool, bool)",
-    "paddle_infer::Predictor::GetInputHandle(",
-    "paddle_infer::Predictor::GetOutputHandle(",
-    "paddle_infer::Predictor::Run()",
-    "paddle_infer::Tensor::Reshape(std::vector<int, std::allocator<int> > const&)",
-    "void paddle_infer::Tensor::CopyFromCpu<float>(float const*)",
-    "void paddle_infer::Tensor::CopyToCpu<float>(float*) const",
-    "paddle_infer::Tensor::shape() const",
-    "paddle::AnalysisConfig::AnalysisConfig(paddle::AnalysisConfig const&)",
-    "paddle::AnalysisConfig::SetModel(std::__cxx11::basic_string<char, std::char_traits<char>, "
-    "std::allocator<char> > const&)",
-    "paddle::AnalysisConfig::EnableUseGpu(unsigned long, int, paddle::AnalysisConfig::Precision)",
-    "paddle::AnalysisConfig::SetOptimCacheDir(",
-    "paddle::AnalysisConfig::EnableNewIR(bool)",
-    "paddle::AnalysisConfig::EnableONEDNN()",
-    "paddle::AnalysisConfig::DisableMKLDNN()",
-    "paddle::AnalysisConfig::EnableMkldnnInt8(",
-    "paddle::AnalysisConfig::EnableOnednnInt8(",
-    "paddle_infer::GetVersion",
-    "paddle_infer::Predictor::GetInputNames",
-    "paddle_infer::Predictor::GetOutputNames",
-)
-
-
-def _wheel_dir() -> Path | None:
-    spec = importlib.util.find_spec("paddle")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _libpython() -> Path | None:
-    libdir = sysconfig.get_config_var("LIBDIR") or ""
-    name = sysconfig.get_config_var("LDLIBRARY") or ""
-    for candidate in (Path(libdir) / name,
-                      Path(libdir) / f"libpython{sysconfig.get_python_version()}.so"):
-        if candidate.name.endswith(".so") or ".so." in candidate.name:
-            if candidate.exists():
-                return candidate.resolve()
-    return None
 
 
 def wheel_sdk_unavailable() -> str | None:
     """Why the wheel-backed SDK cannot be built here, or None when it can."""
-    wheel = _wheel_dir()
-    if wheel is None:
-        return "the paddlepaddle wheel is not installed"
-    lib = wheel / "base" / "libpaddle.so"
-    if not lib.is_file():
-        return f"{lib} does not exist"
-    if _libpython() is None:
-        return "no shared libpython (libpython3.X.so) to satisfy libpaddle.so"
-    if shutil.which("nm") is None:
-        return "nm is not installed"
-    syms = subprocess.run(["nm", "-DC", "--defined-only", str(lib)], capture_output=True,
-                          text=True, timeout=300).stdout
-    missing = [s for s in REQUIRED_SYMBOLS if s not in syms]
-    if missing:
-        return f"{lib} does not export: {'; '.join(missing)}"
+    for tool in ("nm", "g++"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    try:
+        info = locate_wheel()
+        if not Path(info.libpaddle).is_file():
+            return f"{info.libpaddle} does not exist"
+        plan_wheel_library(info, Path("/nonexistent"))
+    except LabError as exc:
+        return exc.message
     return None
 
 
-def _wheel_version(wheel: Path) -> str:
-    text = (wheel / "version" / "__init__.py").read_text(errors="replace")
-    m = re.search(r"^full_version\s*=\s*['\"]([^'\"]+)", text, re.M)
-    return m.group(1) if m else "unknown"
-
-
-def _wheel_with_gpu(wheel: Path) -> bool:
-    text = (wheel / "version" / "__init__.py").read_text(errors="replace")
-    m = re.search(r"^cuda_version\s*=\s*['\"]([^'\"]+)", text, re.M)
-    return bool(m and m.group(1) not in ("False", "", "None"))
-
-
 def build_wheel_sdk(dest: Path) -> Path:
-    """Make the tree in `dest` (atomically); RuntimeError with the reason if impossible."""
+    """Assemble and prove the tree at `dest`; RuntimeError with the reason if impossible."""
     reason = wheel_sdk_unavailable()
     if reason:
         raise RuntimeError(reason)
-    wheel = _wheel_dir()
-    assert wheel is not None
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        inc, lib = tmp / "paddle" / "include", tmp / "paddle" / "lib"
-        inc.mkdir(parents=True)
-        lib.mkdir(parents=True)
-        for h in (HERE / "include_wheel").glob("*.h"):
-            shutil.copy2(h, inc / h.name)
-        # Symlinks, so that the demo's RPATH (paddle/lib, third_party/install/*/lib)
-        # finds libpaddle.so, libpython and the wheel's own libs (libphi, libdnnl ...).
-        libpython = _libpython()
-        assert libpython is not None
-        (lib / "libpaddle.so").symlink_to((wheel / "base" / "libpaddle.so").resolve())
-        (lib / libpython.name).symlink_to(libpython)
-        # libpaddle.so finds libphi, libdnnl ... through its own RUNPATH $ORIGIN/../libs
-        # (a DT_RUNPATH wins over the executable's RPATH for an object's own needs).
-        (tmp / "paddle" / "libs").symlink_to((wheel / "libs").resolve())
-        (lib / "libpaddle_inference.so").write_text(
-            "/* GNU ld script: the paddlepaddle wheel's engine + the libpython it needs */\n"
-            f"INPUT({dest / 'paddle' / 'lib' / 'libpaddle.so'} "
-            f"{dest / 'paddle' / 'lib' / libpython.name})\n")
-        # No "CXX compiler version": the wheel does not say; the demo's CMake reads the
-        # C++ ABI from libpaddle.so's symbols through the linker script.
-        (tmp / "version.txt").write_text(
-            f"Paddle version: {_wheel_version(wheel)}\n"
-            "GIT COMMIT ID: (paddlepaddle wheel)\nWITH_MKL: ON\nWITH_ONEDNN: ON\n"
-            f"WITH_GPU: {'ON' if _wheel_with_gpu(wheel) else 'OFF'}\n")
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+        return Path(assemble_wheel_library(Path(dest)).path)
+    except LabError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def python_config(demo_json: dict):

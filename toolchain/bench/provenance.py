@@ -105,7 +105,7 @@ def library_info(settings: LabSettings) -> dict[str, Any]:
 
 
 def probe_info(settings: LabSettings, lib: str | None) -> dict[str, Any]:
-    """Host, GPU, driver, CUDA, cuDNN, TensorRT from engineer A's probe."""
+    """Host, GPU, driver, CUDA, cuDNN, TensorRT from the doctor probe."""
     try:
         from ..probe import collect_report, host_summary
     except ImportError as err:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .compare import Comparison
-from .report import BenchReport, main_table, ms, pct
+from .report import BenchReport, main_table, ms, parity_table, pct
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
 SCREEN_HEAD = {"top-1/top-5 (%)": "acc", "p50 (ms)": "ms", "speed-up (x)": "speed-up",
@@ -117,6 +117,17 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
         for key, (old, new) in report.comparison.context_changes.items():
             con.print(f"[yellow]{escape(key)} changed:[/] {escape(str(old))} -> "
                       f"{escape(str(new))}")
+    if report.parity:
+        con.print()
+        con.print(table("C++ demo and Python runner side by side (top-1 %, p50 ms)",
+                        ["Model", "Prec", "C++", "Python", "equal", "C++ ms", "Py ms", "diff",
+                         "noise", "agree"],
+                        [[c if i not in (2, 3) or c == "-" else f"{float(c):.1f}"
+                          for i, c in enumerate(cells)] for cells in parity_table(report)],
+                        text_columns=(0, 1)))
+        con.print("[dim]equal: predictions equal, image by image (first: the first batch, "
+                  "for latency-only models); diff = C++ - Python p50, inside the noise is no "
+                  "difference.[/]")
     for note in report.notes:
         con.print(f"[dim]{escape(note)}[/]")
     for gate in report.gates:

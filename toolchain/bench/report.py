@@ -39,6 +39,7 @@ class BenchReport(JsonResult):
     provenance: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    parity: list[dict[str, Any]] = field(default_factory=list)   # C++ vs python, per model
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -116,6 +117,25 @@ def percentile_table(report: BenchReport) -> list[list[str]]:
     return body
 
 
+PARITY_HEAD = ["Model", "Precision", "top-1 C++ (%)", "top-1 Python (%)", "predictions equal",
+               "p50 C++ (ms)", "p50 Python (ms)", "difference (ms)", "noise (ms)", "agree"]
+
+
+def parity_table(report: BenchReport) -> list[list[str]]:
+    """The C++ demo and the python runner side by side, one row per model and precision."""
+    body = []
+    for c in report.parity:
+        images = c.get("images")
+        equal = (f"{images - len(c.get('differing') or [])}/{images}" if images
+                 else "first" if c.get("first_batch_cpp") else "-")
+        body.append([c["model"], c["precision"], pct(c.get("cpp_top1")),
+                     pct(c.get("python_top1")), equal, ms(c.get("cpp_p50_ms")),
+                     ms(c.get("python_p50_ms")),
+                     f"{c['cpp_p50_ms'] - c['python_p50_ms']:+.3f}",
+                     f"±{c['noise_ms']:.3f}", "yes" if c["passed"] else "NO"])
+    return body
+
+
 def _md_table(head: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
@@ -174,6 +194,13 @@ def markdown(report: BenchReport) -> str:
               f"{report.rule.tolerance * 100:.0f} % (time budget "
               f"{report.rule.time_budget_s:g} s per model); "
               "FP32 and INT8 windows interleaved (ABBA). Statistics of the last windows."]
+    if report.parity:
+        parts += ["", "## C++ demo and Python runner side by side", "",
+                  _md_table(PARITY_HEAD, parity_table(report)), "",
+                  "Same models and dataset through both runners; predictions and top-1 must "
+                  "agree exactly (gate parity); latency-only (seeded) models compare the first "
+                  "batch's predictions (\"first\"). The noise is half the spread of each runner's "
+                  "window p50s, the larger of the two: a difference inside it is no difference."]
     if report.gates:
         parts += ["", "## Gates", ""]
         parts += [f"- {'PASS' if g.passed else 'FAIL'} {g.name} (threshold {g.threshold:g}): "
@@ -228,6 +255,10 @@ def csv_text(report: BenchReport) -> str:
                 "speedup": row.speedup.get(p), "latency_reduction_pct": row.reduction_pct.get(p),
                 "top1_drop_pts": row.top1_drop_pts.get(p), "model_sha256": res.model_sha256,
             })
+    for c in report.parity:     # the python runner's column, one row per model and precision
+        writer.writerow({"model": c["model"], "precision": c["precision"], "runner": "python",
+                         "top1": c.get("python_top1"), "images": c.get("images"),
+                         "p50_ms": c.get("python_p50_ms")})
     return out.getvalue()
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .. import flags
 from ..errors import LabError
 from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
@@ -54,6 +55,7 @@ class BenchRequest(JsonResult):
     gate_top1_drop: float | None = None
     gate_speedup: float | None = None
     compare: str | None = None
+    parity: bool = False         # C++ rows: the python runner as a second column, gated
 
     @classmethod
     def from_settings(cls, settings: LabSettings) -> "BenchRequest":
@@ -74,18 +76,6 @@ class BenchRequest(JsonResult):
 
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
-def _number(name: str, text: Any, kind: Callable, minimum: float, strict: bool = False):
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise LabError(f"--{name} must be a number, got {text!r}",
-                       hint=f"e.g. --{name} {kind(minimum) + (1 if strict else 0)}")
-    if value < minimum or (strict and value == minimum):
-        raise LabError(f"--{name} must be {'>' if strict else '>='} {minimum}, got {text}",
-                       hint=f"pass a value {'above' if strict else 'of at least'} {minimum}")
-    return value
 
 
 def parse_request(models: str | None = None, precisions: str | None = None,
@@ -109,33 +99,26 @@ def parse_request(models: str | None = None, precisions: str | None = None,
                                 "e.g. --precisions fp32,int8")
         req.precisions = list(dict.fromkeys(precs))
     if batch_sizes is not None:
-        sizes = _split(batch_sizes)
-        if not sizes:
-            raise LabError("--batch-sizes is empty", hint="e.g. --batch-sizes 1,4")
-        req.batch_sizes = list(dict.fromkeys(_number("batch-sizes", s, int, 1) for s in sizes))
+        req.batch_sizes = flags.BATCH_SIZES.parse(batch_sizes, "batch-sizes")
     for name, value, allowed in (("runner", runner, RUNNERS), ("device", device, DEVICES)):
         if value is not None:
             if value not in allowed:
                 raise LabError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}",
                                hint=f"e.g. --{name} {allowed[0]}")
             setattr(req, name, value)
-    if repeats is not None:
-        req.repeats = _number("repeats", repeats, int, 1)
-    if warmup is not None:
-        req.warmup = _number("warmup", warmup, int, 0)
-    if threads is not None:
-        req.threads = _number("threads", threads, int, 1)
-    if time_budget is not None:
-        req.time_budget_s = _number("time-budget", time_budget, float, 0, strict=True)
-    if tolerance is not None:
-        req.tolerance = _number("tolerance", tolerance, float, 0, strict=True)
-    if limit is not None:
-        req.accuracy_limit = _number("limit", limit, int, 1)
-    if gate_top1_drop is not None:
-        # negative = the other precision must beat FP32 by that many points
-        req.gate_top1_drop = _number("gate-top1-drop", gate_top1_drop, float, -100)
-    if gate_speedup is not None:
-        req.gate_speedup = _number("gate-speedup", gate_speedup, float, 0, strict=True)
+    # the ranges are toolchain.flags' (the task has checked them already; API callers not)
+    for attr, value, spec, name in (
+            ("repeats", repeats, flags.REPEATS, "repeats"),
+            ("warmup", warmup, flags.WARMUP, "warmup"),
+            ("threads", threads, flags.THREADS, "threads"),
+            ("time_budget_s", time_budget, flags.SECONDS, "time-budget"),
+            ("tolerance", tolerance, flags.TOLERANCE, "tolerance"),
+            ("accuracy_limit", limit, flags.LIMIT, "limit"),
+            # negative = the other precision must beat FP32 by that many points
+            ("gate_top1_drop", gate_top1_drop, flags.TOP1_DROP, "gate-top1-drop"),
+            ("gate_speedup", gate_speedup, flags.SPEEDUP, "gate-speedup")):
+        if value is not None:
+            setattr(req, attr, spec.parse(value, name))
     if data_file is not None:
         req.data_file = data_file
     if out is not None:
@@ -147,6 +130,19 @@ def parse_request(models: str | None = None, precisions: str | None = None,
         raise LabError("the gates compare against fp32: --precisions must hold fp32 and "
                        "another precision", hint="e.g. --precisions fp32,int8")
     return req
+
+
+def _missing_dirs_hint(name: str, kind: str, base: Path, missing: list[str]) -> str:
+    """The first command that makes each missing folder (a zoo name can be exported; a
+    custom folder needs its FP32 model put there), then quickstart as the all-in-one."""
+    steps = []
+    if BASELINE in missing:
+        steps.append(f"run `invoke models --export {name}`" if kind != "custom" else
+                     f"put the FP32 model (model.pdmodel + model.pdiparams) in {base / BASELINE}")
+    if any(p != BASELINE for p in missing):
+        steps.append(f"run `invoke quantize --model-dir {base / BASELINE} --output "
+                     f"{base / 'int8'}`")
+    return ", then ".join(steps) + "; or run `invoke quickstart`"
 
 
 @dataclass
@@ -204,9 +200,7 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
         if missing:
             raise LabError(f"model {name} has no {', '.join(missing)} folder",
                            where=str(base),
-                           hint=f"export/quantize it first (`invoke models --export {name}`, "
-                                f"`invoke quantize --model-dir {base / BASELINE} --output "
-                                f"{base / 'int8'} ...`) or run `invoke quickstart`")
+                           hint=_missing_dirs_hint(name, kind, base, missing))
         targets.append(ModelTarget(name, kind, note, dirs))
     return targets
 
@@ -262,8 +256,90 @@ def _accuracy(settings: LabSettings, req: BenchRequest, target: ModelTarget, dat
         say(f"{target.name} {p}: accuracy on {data_file.name}")
         out[p] = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
                               runner=req.runner, batch_size=req.accuracy_batch_size,
-                              limit=req.accuracy_limit, progress=False, **threads_kw)
+                              limit=req.accuracy_limit, progress=False,
+                              predictions=req.parity, **threads_kw)
     return out
+
+
+def _disagreements(a: Sequence[int] | None, b: Sequence[int] | None) -> list[int]:
+    """Indices where two prediction lists differ (a length difference counts)."""
+    a, b = list(a or []), list(b or [])
+    return [i for i in range(max(len(a), len(b)))
+            if i >= len(a) or i >= len(b) or a[i] != b[i]]
+
+
+def _spread(values: Sequence[float]) -> float:
+    return (max(values) - min(values)) / 2 if values else 0.0
+
+
+def _parity(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_file: Path | None,
+            accuracy: dict[str, RunResult], windows: dict, say: Callable) -> list[dict]:
+    """The python runner on the same model and dataset as the C++ rows: predictions and
+    top-1 must agree exactly; p50 latency difference with its noise (half the spread of
+    each runner's window p50s, the larger of the two)."""
+    from ..runners import run_accuracy, run_latency
+
+    threads_kw = {"threads": req.threads} if req.threads else {}
+    checks = []
+    for p in req.precisions:
+        cpp_windows = [w for w in windows.get(p, []) if w.runner == "cpp"]
+        if not cpp_windows:
+            continue
+        say(f"{target.name} {p}: python runner for parity")
+        check: dict[str, Any] = {"model": target.name, "precision": p, "passed": True,
+                                 "value": 0.0}
+        cpp_acc = accuracy.get(p)
+        if cpp_acc is not None and data_file is not None:
+            py_acc = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
+                                  runner="python", batch_size=req.accuracy_batch_size,
+                                  limit=req.accuracy_limit, progress=False, predictions=True,
+                                  **threads_kw)
+            cpp_pred, py_pred = cpp_acc.raw.get("predictions"), py_acc.raw.get("predictions")
+            bad = _disagreements(cpp_pred, py_pred) if cpp_pred and py_pred else None
+            check.update(cpp_top1=cpp_acc.top1, python_top1=py_acc.top1,
+                         images=len(cpp_pred or []), differing=bad if bad is not None else [])
+            if bad is None:
+                check.update(passed=False, why="a runner returned no predictions")
+            elif bad or cpp_acc.top1 != py_acc.top1:
+                check.update(passed=False, value=float(len(bad)),
+                             why=f"{len(bad)} of {max(len(cpp_pred), len(py_pred))} "
+                                 f"predictions differ (first at image {bad[:5]})"
+                             if bad else "top-1 differs")
+        else:   # latency-only model: the first batch's predictions of the latency runs
+            first_cpp = (cpp_windows[-1].first_batch or {}).get("predicted")
+            check["first_batch_cpp"] = first_cpp
+        py_windows = []
+        for _ in range(max(1, req.windows)):
+            py_windows.append(run_latency(
+                settings, target.dirs[p], p, device=req.device, runner="python",
+                batch_size=cpp_windows[-1].batch_size, warmup=req.warmup,
+                repeats=cpp_windows[-1].repeats,
+                data_file=data_file, **threads_kw))
+        if "first_batch_cpp" in check:
+            first_py = (py_windows[-1].first_batch or {}).get("predicted")
+            if check["first_batch_cpp"] and first_py and check["first_batch_cpp"] != first_py:
+                check.update(passed=False, value=1.0,
+                             why=f"first batch predictions differ: C++ {check['first_batch_cpp']}"
+                                 f" vs Python {first_py}")
+        cpp_p50 = [w.latency_ms.p50 for w in cpp_windows[-max(1, req.windows):]]
+        py_p50 = [w.latency_ms.p50 for w in py_windows]
+        check.update(cpp_p50_ms=statistics.median(cpp_p50), python_p50_ms=statistics.median(py_p50),
+                     noise_ms=max(_spread(cpp_p50), _spread(py_p50)))
+        checks.append(check)
+    return checks
+
+
+def parity_gate(checks: list[dict]) -> "gates_mod.GateResult":
+    """C++ and python agree exactly on every checked model and precision."""
+    if not checks:
+        return gates_mod.GateResult("parity", 0.0, False,
+                                    "nothing to check: no row ran through the C++ demo", checks)
+    failed = [c for c in checks if not c["passed"]]
+    if failed:
+        return gates_mod.GateResult("parity", 0.0, False, "C++ and Python differ: " + "; ".join(
+            f"{c['model']} {c['precision']}: {c.get('why', '')}" for c in failed), checks)
+    return gates_mod.GateResult("parity", 0.0, True, f"{len(checks)} checked: C++ and Python "
+                                "predictions and top-1 identical", checks)
 
 
 def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batch_size: int,
@@ -330,6 +406,7 @@ def run_bench(settings: LabSettings, req: BenchRequest,
         notes.append(f"no dataset at {data_file}: latency only, no accuracy")
 
     rows: list[BenchRow] = []
+    parity: list[dict] = []
     for target in targets:
         shas = {p: model_sha256(d) for p, d in target.dirs.items()}
         accuracy = (_accuracy(settings, req, target, data_file, say)
@@ -338,6 +415,9 @@ def run_bench(settings: LabSettings, req: BenchRequest,
             windows, stability = _latency(settings, req, target, bs,
                                           data_file if have_data else None, say)
             rows.append(_row(target, bs, req.precisions, windows, stability, accuracy, shas))
+            if req.parity and bs == req.batch_sizes[0]:
+                parity += _parity(settings, req, target, data_file if have_data else None,
+                                  accuracy, windows, say)
             st = stability[req.precisions[0]]
             say(f"{target.name} b{bs}: {st.windows} rounds, {st.reason}")
     runners = {r.runner for row in rows for r in row.results.values()}
@@ -351,6 +431,9 @@ def run_bench(settings: LabSettings, req: BenchRequest,
         provenance=collect(settings, {t.name: t.dirs for t in targets},
                            data_file if have_data else None))
     report.gates = gates_mod.evaluate(rows, req.gate_top1_drop, req.gate_speedup)
+    if req.parity:
+        report.parity = parity
+        report.gates.append(parity_gate(parity))
     report.passed = all(g.passed for g in report.gates)
     if old is not None:
         report.comparison = compare(report.to_dict(), old, old_file=str(req.compare))

@@ -221,5 +221,14 @@ def collect_library(report: ProbeReport, lib: Path | None, source: str) -> None:
                                                ("TensorRT", info.tensorrt_version)) if v]
     if info.with_onednn:
         parts.append("oneDNN")
+    if info.wheel_derived:
+        # fetch-lib --from-wheel: links into the wheel, which may have been removed since
+        parts.append("wheel-derived (the paddlepaddle wheel's engine; for production: "
+                     "fetch-lib or build-lib)")
+        engine = found.path / "paddle" / "lib" / "libpaddle.so"
+        if not engine.exists():
+            data["problems"].append(f"{engine} is missing: the wheel it was assembled from "
+                                    "was removed or upgraded; run `invoke fetch-lib "
+                                    "--from-wheel` again")
     report.findings.append(Finding("library", "version.txt", FOUND, ", ".join(parts),
                                    source=str(vtxt), details=info.to_dict()))

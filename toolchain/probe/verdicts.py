@@ -18,10 +18,7 @@ DISK_FAIL_GIB = 2
 
 @functools.lru_cache(maxsize=2)
 def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    import tomllib
     with open(path, "rb") as fh:
         return tomllib.load(fh)
 
@@ -298,7 +295,7 @@ def _library(report: ProbeReport, rules: dict, add) -> None:
     for problem in lib.get("problems", []):
         add("library layout", FAIL, f"{lib['path']}: {problem}",
             "point --lib at the folder with paddle/include, paddle/lib and version.txt, "
-            "or run `invoke fetch-lib`")
+            "or run `invoke fetch-lib --from-wheel` (offline) or `invoke fetch-lib --auto`")
     info = lib.get("version") or {}
     if not info:
         return

@@ -25,9 +25,13 @@ def quickstart(c, out=None, skip_cpp=False, models=None, json=False):
       4. models          the small classifier trained on train.bin; MobileNetV1,
                          MobileNetV2 and ResNet50 with seeded weights (latency only)
       5. quantize        INT8 models calibrated on train.bin
-      6. build-demo      the C++ demo where a Paddle Inference C++ library is
-                         installed, else the python runner (the output says why)
-      7. bench           FP32 vs INT8 on val.bin, table on screen, files in results/
+      6. fetch-lib       with no C++ library installed and no lab.fetch.mirror set:
+                         the library assembled from the installed wheel (fetch-lib
+                         --from-wheel); build-demo then builds trt_clas and test_acc,
+                         else the python runner (the output says why)
+      7. bench           FP32 vs INT8 on val.bin through the C++ demo, the python
+                         runner as a parity gate (predictions and top-1 must agree;
+                         exit 1 when they differ); table on screen, files in results/
 
     Re-running reuses every step whose inputs and outputs are unchanged (stamps in
     <work_dir>/quickstart/); bench always measures again.

@@ -1,7 +1,9 @@
 // Declarations of ours for the REAL paddle::AnalysisConfig of the paddlepaddle
 // 3.x wheel (its libpaddle.so exports the C++ inference API, but the wheel ships
 // no inference headers). Every method below is checked against the library's
-// exported symbols by tests/standin_sdk/wheel.py before use; all are out of line.
+// exported symbols by toolchain/fetch/wheel.py before registering; all are out of line.
+// A line marked `// optional` is dropped for a wheel that does not export that
+// method (3.0.0 has no EnableONEDNN, 3.1.1 no EnableMKLDNN); the demo's CMake adapts to what is declared.
 // The object is opaque: the real constructor lays its members out in `storage_`,
 // which is far larger than the real class, so no layout knowledge is needed.
 #pragma once
@@ -37,18 +39,18 @@ struct PD_INFER_DECL AnalysisConfig {
                             Precision precision = Precision::kFloat32,
                             bool use_static = false, bool use_calib_mode = true,
                             bool use_cuda_graph = false);
-  void SetOptimCacheDir(const std::string& opt_cache_dir);
+  void SetOptimCacheDir(const std::string& opt_cache_dir);  // optional
 
   void SwitchIrOptim(int x = true);
-  void EnableNewIR(bool x = true);
+  void EnableNewIR(bool x = true);  // optional
   void DisableGlogInfo();
   void SetCpuMathLibraryNumThreads(int cpu_math_library_num_threads);
 
-  void EnableMKLDNN();
-  void EnableONEDNN();
-  void DisableMKLDNN();
-  void EnableMkldnnInt8(const std::unordered_set<std::string>& op_list = {});
-  void EnableOnednnInt8(const std::unordered_set<std::string>& op_list = {});
+  void EnableMKLDNN();  // optional
+  void EnableONEDNN();  // optional
+  void DisableMKLDNN();  // optional
+  void EnableMkldnnInt8(const std::unordered_set<std::string>& op_list = {});  // optional
+  void EnableOnednnInt8(const std::unordered_set<std::string>& op_list = {});  // optional
 
  private:
   alignas(64) unsigned char storage_[1 << 16];
