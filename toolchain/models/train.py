@@ -26,7 +26,6 @@ def _load(path: Path, limit: int | None = None):
 
 
 def accuracy(net, x, y, batch: int = 100) -> float:
-    import numpy as np
     import paddle
 
     net.eval()
