@@ -1,4 +1,5 @@
-"""File-system mechanisms every step shares: atomic writes that keep a file's mode.
+"""File-system mechanisms every step shares: atomic writes that keep a file's mode, a
+staged directory swapped into place, and the sha256 of a file or a tree.
 
 `atomic_write_bytes` / `atomic_write_text` / `atomic_write_json` write to a
 temporary file in the target's directory (same file system), flush it, give it
@@ -9,16 +10,28 @@ target as it was and no temporary file behind.
 
 (tempfile.mkstemp creates 0600 files: renamed as they are, every lock file, record
 and result would turn private, which is wrong for files meant to be shared.)
+
+`atomic_output` is the same for a file written piece by piece (a file object).
+
+`swap_in_directory` puts a finished directory, built beside its destination, in
+place of whatever was there: the old one is renamed aside first and removed only
+after the new one is in, so a failure at any point leaves either the old tree or
+the new one at `dest`, never nothing and never half of one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable, Iterator
+
+CHUNK = 1 << 20
 
 
 def current_umask() -> int:
@@ -49,6 +62,17 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     `mode` forces the permission bits; by default the existing file's are kept and a
     new file gets 0666 minus the umask.
     """
+    with atomic_output(path, mode) as fh:
+        fh.write(data)
+
+
+@contextmanager
+def atomic_output(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary file object whose contents replace `path` when the block ends without error.
+
+    Same rules as `atomic_write_bytes` (temporary sibling, mode kept, fsync, rename); an
+    exception in the block leaves `path` as it was and removes the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     bits = mode_for(path) if mode is None else mode
@@ -56,7 +80,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), bits)
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -73,3 +97,87 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None,
 def atomic_write_json(path: Path, data: Any, mode: int | None = None) -> None:
     """JSON (indent 2, sorted keys, trailing newline) written atomically."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode)
+
+
+# -- directories -----------------------------------------------------------------------
+
+def swap_in_directory(staged: Path, dest: Path, aside_prefix: str | None = None) -> None:
+    """Rename `staged` to `dest`, replacing what is there (a directory, file or link).
+
+    `staged` must be on dest's file system (a sibling). The old `dest` is first renamed
+    into a fresh sibling folder (`aside_prefix`, default ".<name>.old-"), so it is never
+    deleted before the new tree is in place; if the second rename fails the old one is
+    put back. The old tree is removed last.
+    """
+    staged, dest = Path(staged), Path(dest)
+    if not (dest.exists() or dest.is_symlink()):
+        os.rename(staged, dest)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=aside_prefix or f".{dest.name}.old-", dir=dest.parent))
+    try:
+        os.rename(dest, aside / dest.name)
+        try:
+            os.rename(staged, dest)
+        except BaseException:
+            os.rename(aside / dest.name, dest)
+            raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+# -- digests ---------------------------------------------------------------------------
+
+def hash_file_into(digest: Any, path: Path, on_bytes: Callable[[int], None] | None = None
+                   ) -> int:
+    """Feed a file to a hashlib object in CHUNK reads (never whole in memory); its size."""
+    total = 0
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            total += len(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+    return total
+
+
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    """sha256 hex of a file; `on_bytes(n)` is told of every chunk read (progress)."""
+    digest = hashlib.sha256()
+    hash_file_into(digest, path, on_bytes)
+    return digest.hexdigest()
+
+
+def sha256_tree(path: Path) -> str:
+    """One digest for a folder: sha256 over sorted 'relative name  file sha256' lines.
+
+    Hidden files and caches (engine caches, shape files under _opt_cache) are left
+    out so the digest names the contents, not what running them left behind. A file
+    gets its own sha256.
+    """
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    lines = []
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = f.relative_to(path)
+        if any(part.startswith((".", "_opt_cache")) for part in rel.parts):
+            continue
+        lines.append(f"{rel.as_posix()}  {sha256_file(f)}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def tree_listing_digest(root: Path) -> tuple[str, int]:
+    """sha256 over the sorted (relative path, size) listing of a tree, and its file count.
+
+    Cheap (no file contents) yet catches added, removed and resized files in a
+    multi-GB library; where contents matter, hash the files themselves.
+    """
+    digest = hashlib.sha256()
+    count = 0
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
+        count += 1
+    return digest.hexdigest(), count

@@ -21,6 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .fsio import atomic_write_text
+
 MATRIX_NAME = "paddle_lib_matrix.json"
 MATRIX_PATH = Path(__file__).resolve().parents[1] / "recipes" / "sources" / f"{MATRIX_NAME}.gz"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
@@ -176,9 +178,5 @@ def build_manifest(matrix_path: Path, out_path: Path) -> int:
     rows = build_rows(load_matrix(matrix_path), load_existing(out_path))
     # The header names the matrix by its published name, whichever copy was read.
     text = render_toml(rows, f"shared/reference/{MATRIX_NAME}")
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(out_path)
+    atomic_write_text(Path(out_path), text)
     return len(rows)

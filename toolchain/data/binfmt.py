@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import LabError
+from ..fsio import swap_in_directory
 
 CHANNELS, HEIGHT, WIDTH = 3, 224, 224
 IMAGE_SHAPE = (CHANNELS, HEIGHT, WIDTH)
@@ -245,15 +246,11 @@ def write_bin_stream(f, images_iter: Iterable, labels: np.ndarray | list[int]) -
 
 def write_bin(path: Path | str, images_iter: Iterable, labels) -> Path:
     """Write a bin dataset to `path` atomically (temp name in the same dir, rename)."""
+    from ..fsio import atomic_output
+
     path = Path(path)
-    tmp = temp_sibling(path)
-    try:
-        with open(tmp, "wb") as f:
-            write_bin_stream(f, images_iter, labels)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
+    with atomic_output(path) as f:
+        write_bin_stream(f, images_iter, labels)
     return path
 
 
@@ -316,15 +313,10 @@ def replace_path(src: Path, dst: Path) -> None:
                 raise LabError(f"{dst} exists and is not a slim-dir dataset "
                                f"(it holds {stray[0]!r})", where=str(dst),
                                hint="choose another --output or remove that directory")
-            old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-            os.rename(dst, old)
-            os.rename(src, dst)
-            _remove(old)
-            return
-        if dst.exists():
+        elif dst.exists():
             raise LabError(f"{dst} exists and is a file; a slim-dir output is a directory",
                            where=str(dst), hint="choose another --output or remove the file")
-        os.rename(src, dst)
+        swap_in_directory(src, dst)
         return
     if dst.is_dir():
         raise LabError(f"{dst} is a directory; a bin output is a file", where=str(dst),

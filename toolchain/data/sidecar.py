@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..errors import LabError
+from ..fsio import atomic_write_text
 
 SIDECAR_VERSION = 1
 _CHUNK = 1 << 20
@@ -80,16 +80,8 @@ def build_sidecar(path: Path, fmt: str, count: int, labels, sha256: str, size: i
 
 def write_sidecar(path: Path, data: dict) -> Path:
     """Write `<path>.json` atomically."""
-    from .binfmt import temp_sibling
-
     target = sidecar_path(path)
-    tmp = temp_sibling(target)
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(data, indent=2) + "\n")
     return target
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
+from ..fsio import atomic_write_bytes, atomic_write_json, swap_in_directory
 
 PROGRAM_NAMES = {"legacy": "model.pdmodel", "pir": "model.json"}
 PARAMS_NAME = "model.pdiparams"
@@ -137,25 +135,15 @@ def strip_debug_attrs(program: Path) -> int:
                     removed += 1
     if not removed:
         return 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{program.name}.", suffix=".tmp", dir=program.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(desc.SerializeToString(deterministic=True))
-        os.chmod(tmp, program.stat().st_mode & 0o777)
-        os.replace(tmp, program)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_bytes(program, desc.SerializeToString(deterministic=True))
     return removed
 
 
 def write_record(model_dir: Path, record: dict) -> None:
-    (Path(model_dir) / RECORD_NAME).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    atomic_write_json(Path(model_dir) / RECORD_NAME, record)
 
 
 def publish_model_dir(staged: Path, target: Path) -> None:
     """Put a finished model dir, built beside `target` on the same file system,
     in place of whatever was there (a rename, so readers never see half a model)."""
-    if target.exists():
-        shutil.rmtree(target)
-    staged.rename(target)
+    swap_in_directory(staged, target)
