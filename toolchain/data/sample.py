@@ -19,7 +19,6 @@ balanced over every 40 images, with val images even for small n.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +155,7 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
     """
     import numpy as np
 
+    from ..fsio import swap_in_directory
     from .binfmt import remove_path, temp_sibling
 
     out_dir = Path(out_dir)
@@ -205,13 +205,7 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
         (tmp / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
         if bar:
             bar.close()
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            remove_path(old)
-        else:
-            os.rename(tmp, out_dir)
+        swap_in_directory(tmp, out_dir)
     except BaseException:
         remove_path(tmp)
         raise

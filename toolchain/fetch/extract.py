@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import LabError
+from ..fsio import swap_in_directory
 from ..library import InstalledLibrary, library_root, validate_library
 
 MARKER = ".fetch-lib.json"
@@ -439,26 +440,16 @@ def install_archive(archive: Path, lib_dir: Path, row_id: str,
     except OSError as exc:
         raise _disk_error(exc, lib_dir) from None
     dest = lib_dir / row_id
-    old: Path | None = None
     try:
         safe_extract(archive, tmp, on_member, limits)
         root = _single_child_root(tmp)
         found = validate_library(root)
         check(found)
         (root / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{row_id}-", dir=lib_dir))
-            dest.rename(old / "lib")
-        try:
-            root.rename(dest)
-        except BaseException:
-            if old is not None:
-                (old / "lib").rename(dest)
-            raise
+        # the ".old-<row id>-" prefix is what clean_stale sweeps after a killed run
+        swap_in_directory(root, dest, aside_prefix=f".old-{row_id}-")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     return dest
 
 

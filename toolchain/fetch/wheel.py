@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LabError
+from ..fsio import swap_in_directory
 from ..results import JsonResult
 
 HERE = Path(__file__).resolve().parent
@@ -548,13 +549,7 @@ def assemble_wheel_library(dest: Path, gpu: bool = False, python: str | Path | N
         else:
             say("proof cached (same libpaddle.so, same declarations)")
             proof = cached
-        if dest.exists() or dest.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
-            os.replace(dest, old / "x")
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
+        swap_in_directory(tmp, dest, aside_prefix=f".{dest.name}.old.")
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise LabError(f"cannot assemble the library: {exc}", where=str(dest),

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import LabError
+from ..fsio import swap_in_directory
 from ..results import JsonResult
 from ..settings import LabSettings
 from .facts import BuildFacts
@@ -192,12 +193,11 @@ def _publish(plan: BuildPlan, log: _Log):
         shutil.rmtree(partial, ignore_errors=True)
         err.where = str(stage)
         raise
-    old = dest.parent / f".{dest.name}.old"
-    if dest.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-    os.replace(partial, dest)
-    shutil.rmtree(old, ignore_errors=True)
+    try:
+        swap_in_directory(partial, dest)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     log.write(f"# installed {dest}")
     return validate_library(dest)
 
