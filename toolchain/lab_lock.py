@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-import hashlib
 import platform
 import re
 import subprocess
@@ -34,6 +33,7 @@ from typing import Any, Callable, Iterator
 # SCHEMA: the lock format's version (meta.schema); COMPARED_TABLES: the tables this
 # module owns and compares ([meta] and [libraries] are never compared). Both live
 # with the one lock reader, which refuses a lock of a newer schema.
+from .fsio import sha256_file, tree_listing_digest  # noqa: F401 (sha256_file re-exported)
 from .lockfile import COMPARED_TABLES, SCHEMA, load_lock, save_lock
 from .results import JsonResult
 from .settings import LabSettings
@@ -42,7 +42,6 @@ FILE_TABLES = ("models", "data")
 # Files under models/ and data/ that are made by running, not inputs of a result.
 DEFAULT_EXCLUDE = ("*/_opt_cache/*", "*_opt_cache*", "*.tmp", ".*", "*/.*")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CHUNK = 1 << 20
 # CPU flags that decide which INT8/FP16 kernels oneDNN can use.
 CPU_INT8_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
                   "amx_int8", "amx_bf16", "avx512_fp16")
@@ -124,36 +123,6 @@ def flatten_lock(data: dict[str, Any], tables: tuple[str, ...] = COMPARED_TABLES
 
 def matches(name: str, patterns: Any) -> bool:
     return any(fnmatch.fnmatchcase(name, str(p)) for p in (patterns or ()))
-
-
-# -- hashing ---------------------------------------------------------------------------
-
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
-    """sha256 of a file read in 1 MiB chunks (never the whole file in memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            digest.update(chunk)
-            if on_bytes:
-                on_bytes(len(chunk))
-    return digest.hexdigest()
-
-
-def tree_listing_digest(root: Path) -> tuple[str, int]:
-    """sha256 over the sorted (relative path, size) listing of a tree, and its file count.
-
-    Cheap (no file contents) yet catches added, removed and resized files in a
-    multi-GB library; the main library and version.txt are hashed in full.
-    """
-    digest = hashlib.sha256()
-    count = 0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
-        count += 1
-    return digest.hexdigest(), count
 
 
 def artifact_files(root: Path, exclude: Any = DEFAULT_EXCLUDE) -> Iterator[tuple[str, Path]]:

@@ -92,9 +92,9 @@ class QuickstartSettings:
 
 def digest(path: Path) -> str:
     """sha256 of a file, or of a folder's files (names and contents)."""
-    from .bench.provenance import dir_sha256
+    from .fsio import sha256_tree
 
-    return dir_sha256(Path(path))
+    return sha256_tree(Path(path))
 
 
 def code_digest(*modules: str) -> str:

@@ -7,39 +7,16 @@ error string instead of failing the bench (the numbers are still worth keeping).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..fsio import sha256_file, sha256_tree
 from ..settings import LabSettings
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def dir_sha256(path: Path) -> str:
-    """One digest for a model folder: sha256 over sorted 'relative name  file sha256' lines.
-
-    Hidden files and caches (engine caches, shape files under _opt_cache) are left
-    out so the digest names the model, not what running it left behind.
-    """
-    path = Path(path)
-    if path.is_file():
-        return file_sha256(path)
-    lines = []
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        rel = f.relative_to(path)
-        if any(part.startswith((".", "_opt_cache")) for part in rel.parts):
-            continue
-        lines.append(f"{rel.as_posix()}  {file_sha256(f)}\n")
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def model_sha256(path: Path) -> str:
@@ -50,7 +27,7 @@ def model_sha256(path: Path) -> str:
 
         return find_model_files(path).sha256()
     except Exception:  # noqa: BLE001 - not a lab model layout: hash the folder
-        return dir_sha256(path)
+        return sha256_tree(path)
 
 
 def git_info(root: Path = PACKAGE_ROOT) -> dict[str, Any]:
@@ -96,7 +73,7 @@ def library_info(settings: LabSettings) -> dict[str, Any]:
     if lib:
         version_txt = Path(lib["path"]) / "version.txt"
         if version_txt.is_file():
-            out["version_sha256"] = file_sha256(version_txt)
+            out["version_sha256"] = sha256_file(version_txt)
             out["version_txt"] = version_txt.read_text(errors="replace")
     demo = demo_build(settings)
     if demo:
@@ -162,7 +139,7 @@ def dataset_info(data_file: Path | None) -> dict[str, Any]:
         if "count" in meta:
             out["images"] = meta["count"]
     if not out.get("sha256") and data_file.exists():
-        out["sha256"] = dir_sha256(data_file)
+        out["sha256"] = sha256_tree(data_file)
     return out
 
 

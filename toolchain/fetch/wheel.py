@@ -494,7 +494,7 @@ def assemble_wheel_library(dest: Path, gpu: bool = False, python: str | Path | N
 
     Registers nothing. LabError (and nothing at `dest` changed) when it cannot.
     """
-    from ..lab_lock import sha256_file
+    from ..fsio import sha256_file
 
     say = progress or (lambda _m: None)
     dest = Path(dest).resolve()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
-from ..fsio import atomic_write_bytes, atomic_write_json, swap_in_directory
+from ..fsio import atomic_write_bytes, atomic_write_json, hash_file_into, swap_in_directory
 
 PROGRAM_NAMES = {"legacy": "model.pdmodel", "pir": "model.json"}
 PARAMS_NAME = "model.pdiparams"
@@ -52,9 +52,7 @@ class ModelFiles:
         h = hashlib.sha256()
         for p in (self.program, self.params):
             h.update(p.name.encode() + b"\0")
-            with open(p, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
+            hash_file_into(h, p)
         return h.hexdigest()
 
     def record(self) -> dict:
