@@ -6,6 +6,7 @@ safe_extract / install_archive, not a stand-in.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
@@ -186,3 +187,19 @@ def test_member_count_limit(tmp_path):
     with pytest.raises(LabError, match="more than 20 members"):
         safe_extract(archive, dest, limits=ExtractLimits(max_members=20))
     assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("content, cause", [
+    (b"<!DOCTYPE html><html>login</html>", "an HTML/XML page"),
+    (gzip.compress(b"x" * 100), "a gzip stream that is truncated or holds no tar"),
+    (b"PK-not-quite", "are not gzip, bzip2, xz, zip or tar"),
+    (b"", "the file is empty"),
+])
+def test_not_an_archive_gets_one_plain_cause(tmp_path, content, cause):
+    """Not tarfile's list of every method it tried: one cause a user can act on."""
+    bad = tmp_path / "paddle_inference.tgz"
+    bad.write_bytes(content)
+    with pytest.raises(LabError) as err:
+        safe_extract(bad, tmp_path / "out")
+    assert cause in err.value.message and "ReadError" not in err.value.message
+    assert "\n" not in err.value.message and err.value.where == str(bad)

@@ -369,8 +369,9 @@ def safe_extract(archive: Path, dest: Path,
         return
     try:
         tar = tarfile.open(archive, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise LabError(f"not a readable tar/zip archive: {exc}", where=str(archive),
+    except (tarfile.TarError, OSError):
+        raise LabError(f"not a readable tar/zip archive: {_what_it_looks_like(archive)}",
+                       where=str(archive),
                        hint="the download is damaged or not a library archive (an HTML page?);"
                             " delete it and fetch again") from None
     with tar:
@@ -423,6 +424,23 @@ def _single_child_root(tmp: Path) -> Path:
     if not (tmp / "paddle").exists() and len(children) == 1:
         return library_root(children[0])
     return root
+
+
+def _what_it_looks_like(archive: Path) -> str:
+    """One plain cause for an archive tarfile cannot open (tarfile's own text lists
+    every method it tried)."""
+    try:
+        with open(archive, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "the file is empty"
+    if head.lstrip()[:1] == b"<":
+        return "it is an HTML/XML page, not an archive"
+    if head[:2] == b"\x1f\x8b":
+        return "a gzip stream that is truncated or holds no tar"
+    return f"its first bytes ({head[:8]!r}) are not gzip, bzip2, xz, zip or tar"
 
 
 def install_archive(archive: Path, lib_dir: Path, row_id: str,
