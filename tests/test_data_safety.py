@@ -261,7 +261,7 @@ def test_die_with_parent_is_armed_in_workers():
 
 def test_sample_dir_is_the_one_folder_for_quickstart_sample_data_and_preprocess(
         tmp_path, invoke_cli, lab_env):
-    from toolchain.quickstart import Pipeline, QuickstartSettings, _sample_data
+    from toolchain.quickstart import Pipeline, QuickstartRequest, _sample_data
     from toolchain.settings import LabSettings
 
     work = Path(lab_env["INVOKE_LAB_WORK_DIR"])
@@ -271,7 +271,7 @@ def test_sample_dir_is_the_one_folder_for_quickstart_sample_data_and_preprocess(
                                          "lib_dir": str(work / "qs" / "lib")})
     said: list[str] = []
     stamp = _sample_data(Pipeline(settings, said.append),
-                         QuickstartSettings(models=[], samples=10))
+                         QuickstartRequest(models=[], samples=10))
     assert Path(stamp["outputs"]["images"]) == sample_dir(settings.work_dir)
     assert (sample_dir(settings.work_dir) / "val_list.txt").is_file()
     # sample-data's default, then preprocess with no argument at all

@@ -20,23 +20,6 @@ from toolchain.settings import LabSettings
 from toolchain.state import current_library, set_current_library
 
 
-def test_settings_resolve_relative_paths_and_keep_sections(tmp_path):
-    s = LabSettings.from_mapping({"work_dir": "w", "models": {"default": "x"}}, base=tmp_path)
-    assert s.work_dir == tmp_path / "w"
-    assert s.cache_dir == Path("~/.cache/paddle-trt-lab").expanduser()
-    assert s.section("models") == {"default": "x"}
-    assert s.section("absent") == {}
-
-
-def test_invoke_yaml_declares_every_default():
-    from invoke.util import yaml  # Invoke's own YAML loader
-    declared = yaml.safe_load((ROOT / "invoke.yaml").read_text())["lab"]
-    from toolchain.settings import DEFAULTS
-    for key, value in DEFAULTS.items():
-        assert key in declared, f"invoke.yaml does not declare lab.{key}"
-        assert str(declared[key]) == str(value), key
-
-
 def test_result_json_handles_paths_and_nesting(tmp_path):
     @dataclass
     class Inner(JsonResult):

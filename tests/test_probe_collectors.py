@@ -3,6 +3,7 @@ nvidia-smi on PATH that prints real captured outputs (no GPU on the test machine
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -141,7 +142,7 @@ def test_roots_from_environment_and_settings(probe_env, monkeypatch):
     env_trt = make_trt_root(tmp / "env-trt", "trt-8.6-NvInferVersion.h", sonames=(8,))
     monkeypatch.setenv("CUDA_HOME", str(env_cuda))
     monkeypatch.setenv("TENSORRT_ROOT", str(env_trt))
-    settings.cuda_root = str(set_cuda)
+    settings = dataclasses.replace(settings, cuda_root=str(set_cuda))
     report = collect_report(settings)
     roots = [k["root"] for k in report.cuda_toolkits]
     assert roots[:2] == [str(env_cuda), str(set_cuda)]
@@ -207,7 +208,7 @@ def test_commands_time_out(probe_env):
     h100_smi(bin_dir)
     install_standin_nvidia_smi(bin_dir, H100_FIXTURES / "nvidia-smi.txt",
                                H100_FIXTURES / "nvidia-smi-query.csv", sleep=5)
-    settings.probe_timeout = 0.5
+    settings = dataclasses.replace(settings, probe_timeout=0.5)
     report = collect_report(settings)
     assert report.finding("driver", "nvidia-smi").status == "timeout"
     assert report.probe_seconds < 4

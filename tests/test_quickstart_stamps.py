@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolchain.quickstart import REUSED, RAN, Pipeline, QuickstartSettings
+from toolchain.quickstart import REUSED, RAN, Pipeline, QuickstartRequest
 from toolchain.settings import LabSettings
 
 
@@ -62,11 +62,11 @@ def test_a_failed_step_leaves_no_stamp(tmp_path):
 def test_quickstart_settings_from_invoke_section(tmp_path):
     s = _settings(tmp_path, quickstart={"models": "small_cnn, resnet50", "repeats": "12",
                                         "time_budget": "9", "samples": 0})
-    q = QuickstartSettings.from_settings(s)
+    q = QuickstartRequest.from_settings(s.quickstart)
     assert (q.models, q.repeats, q.time_budget_s, q.samples) == \
         (["small_cnn", "resnet50"], 12, 9.0, None)
-    assert QuickstartSettings.from_settings(s, models="small_cnn").models == ["small_cnn"]
-    assert QuickstartSettings.from_settings(_settings(tmp_path)).models[0] == "small_cnn"
+    assert QuickstartRequest.from_settings(s.quickstart, models="small_cnn").models == ["small_cnn"]
+    assert QuickstartRequest.from_settings(_settings(tmp_path).quickstart).models[0] == "small_cnn"
 
 
 def test_cpp_demo_step_says_why_the_python_runner_runs(tmp_path):

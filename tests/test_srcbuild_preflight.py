@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from srcbuild_helpers import make_cuda_root, make_gcc_bin, make_trt_root
+from toolchain.settings import BuildSettings
 from toolchain.srcbuild.facts import load_build_facts, version_from_ref
 from toolchain.srcbuild.plan import BuildRequest, plan_build
 from toolchain.srcbuild.preflight import (FAIL, OK, WARN, check_enterprise_macros,
                                           inspect_tensorrt_root, run_preflight)
 
-BUILD = {"disk_warn_gb": 0, "disk_fail_gb": 0, "memory_gb_per_job": 3}
+BUILD = BuildSettings(disk_warn_gb=0, disk_fail_gb=0, memory_gb_per_job=3)
 
 
 @pytest.fixture(scope="module")
@@ -205,15 +206,15 @@ def test_disk_jobs_and_install_dir_checks(tmp_path, facts, tools):
     plan = plan_for(tmp_path, "v3.0.0", facts, gpu=False, trt_root=None, jobs=16)
     (tmp_path / "lib" / "out").mkdir(parents=True)
     (tmp_path / "lib" / "out" / "notes.txt").write_text("not a library")
-    report = run_preflight(plan, facts, {"disk_warn_gb": 1e9, "disk_fail_gb": 1e9,
-                                         "memory_gb_per_job": 3}, env=env_with(tools),
+    report = run_preflight(plan, facts, BuildSettings(disk_warn_gb=1e9, disk_fail_gb=1e9,
+                                                       memory_gb_per_job=3), env=env_with(tools),
                            cores=16, memory_gb=24)
     st = statuses(report)
     assert st["disk"] == FAIL and st["install-dir"] == FAIL and st["jobs"] == WARN
     jobs = next(c for c in report.checks if c.name == "jobs")
     assert "--jobs 8" in jobs.fix
-    report = run_preflight(plan, facts, {"disk_warn_gb": 1e9, "disk_fail_gb": 0,
-                                         "memory_gb_per_job": 3}, env=env_with(tools),
+    report = run_preflight(plan, facts, BuildSettings(disk_warn_gb=1e9, disk_fail_gb=0,
+                                                       memory_gb_per_job=3), env=env_with(tools),
                            cores=16, memory_gb=24)
     assert statuses(report)["disk"] == WARN
 

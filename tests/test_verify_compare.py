@@ -15,7 +15,7 @@ from toolchain.lab_hosts import (HostOutcome, flatten_json, host_differences, pa
                                  remote_command, resolve_hosts)
 from toolchain.lab_lock import flatten_lock, item_name, portable, sha256_file
 from toolchain.lockfile import load_lock, save_lock
-from toolchain.settings import LabSettings
+from toolchain.settings import HostDefaults, LabSettings
 from toolchain.verify import compare
 
 
@@ -92,8 +92,8 @@ def test_parse_address():
 
 
 def test_resolve_hosts_merges_defaults_and_entries():
-    defaults = {**lab_hosts.DEFAULTS, "user": "lab", "key": "~/.ssh/id_lab",
-                "env": {"PATH": "/opt/venv/bin:$PATH", "A": "1"}}
+    defaults = HostDefaults(user="lab", key="~/.ssh/id_lab",
+                            env={"PATH": "/opt/venv/bin:$PATH", "A": "1"})
     cfg = {"gpu1": {"host": "10.0.0.11", "env": {"A": "2"}, "timeout": 60},
            "gpu2": "ops@10.0.0.12:2022"}
     g1, g2, raw = resolve_hosts(["gpu1", "gpu2", "x@h3:23", "gpu1"], cfg, defaults)

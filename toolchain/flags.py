@@ -1,4 +1,4 @@
-"""Numeric flags, declared once: range, parser, the help-text piece, the `invoke --help` type.
+"""Flags, declared once: numeric ranges and parsers, and the words every task shares.
 
 Every numeric option of every task is a `Number` here (or a `NumberList` for comma
 lists). A task names its numeric flags in `@lab_task(numbers={...})` (toolchain.cli),
@@ -25,7 +25,8 @@ from typing import Any
 
 from .errors import LabError
 
-__all__ = ["Number", "NumberList", "flag_name", "int_flag", "float_flag", "parse_numbers"]
+__all__ = ["Number", "NumberList", "flag_name", "int_flag", "float_flag", "parse_numbers",
+           "HELP", "help_for", "precision_of", "choice"]
 
 
 def flag_name(param: str) -> str:
@@ -154,3 +155,55 @@ TOLERANCE = Number(float, 0, 1, lo_open=True, example="0.05")
 TOP1_DROP = Number(float, -100, 100, example="1")
 SPEEDUP = Number(float, 0, 1000, lo_open=True, example="1.5")
 BATCH_SIZES = NumberList(BATCH_SIZE)
+
+
+# ---- the words every task shares ----------------------------------------------------------
+# One spelling per idea: the Python parameter (json_, list_, all_, out, lib, dry_run ...)
+# and one help text; a task may add a sentence after it (tests/test_flag_vocabulary.py).
+# "Not given" is None for every flag that has no on/off meaning.
+HELP: dict[str, str] = {
+    "json_": "print the result as JSON on stdout (progress and notes go to stderr)",
+    "dry_run": "print what would be done as a shell script and change nothing",
+    "cuda_root": "CUDA toolkit root (default lab.cuda_root, $CUDA_HOME, the nvcc on PATH)",
+    "trt_root": "TensorRT root holding include/NvInfer.h and lib/libnvinfer.so "
+                "(default lab.trt_root, then $TENSORRT_ROOT)",
+    "lib": "a Paddle Inference library folder (paddle/include, paddle/lib, version.txt); "
+           "default: the current library (the last fetch-lib / build-lib)",
+    "int8": "INT8 (a quantized model; default dir <work_dir>/models/<default>/int8)",
+    "fp16": "FP16 (GPU / TensorRT only)",
+    "fp32": "FP32 (the default precision; default dir <work_dir>/models/<default>/fp32)",
+    "model_dir": "model directory (model.pdmodel|model.json + model.pdiparams); default: the "
+                 "lab.models.default model that quickstart / `invoke models` made",
+    "runner": "auto (the C++ demo when it is built for the current library, else Python), "
+              "cpp or python (default lab.run.runner)",
+}
+
+
+def help_for(*names: str, **own: str) -> dict[str, str]:
+    """The shared help of `names`, plus a task's own texts (`own` may extend a shared one:
+    help_for("dry_run", dry_run=" Exits 1 when ...") appends)."""
+    out = {n: HELP[n] for n in names}
+    for key, text in own.items():
+        out[key] = (HELP[key] + text) if key in HELP and text.startswith(" ") else text
+    return out
+
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def precision_of(int8: bool, fp16: bool, fp32: bool) -> str:
+    """--int8 / --fp16 / --fp32 (at most one; none = fp32)."""
+    chosen = [name for name, on in (("int8", int8), ("fp16", fp16), ("fp32", fp32)) if on]
+    if len(chosen) > 1:
+        raise LabError(f"pick one precision, got {' and '.join('--' + c for c in chosen)}")
+    return chosen[0] if chosen else "fp32"
+
+
+def choice(value: str | None, name: str, allowed: tuple[str, ...]) -> str | None:
+    """A flag that takes one of `allowed` (None stays None)."""
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise LabError(f"{flag_name(name)} must be one of {', '.join(allowed)}, got {value!r}",
+                       hint=f"e.g. {flag_name(name)} {allowed[0]}")
+    return value

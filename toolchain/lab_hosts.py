@@ -31,32 +31,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import LabError
 from .fsio import atomic_write_text
 from .lab_lock import matches
 from .results import JsonResult
-from .settings import LabSettings
+from .settings import HostDefaults, LabSettings
 from .state import write_json_atomic
 
 TASKS = ("doctor", "verify", "fetch-lib", "bench", "quickstart")
-DEFAULTS: dict[str, Any] = {
-    "user": None,
-    "key": None,
-    "port": 22,
-    "checkout": "~/paddle-trt-lab",
-    "env": {},
-    "invoke": "invoke",
-    "timeout": 1800,
-    "connect_timeout": 15,
-    "parallel": True,
-    "remote_timeout": True,
-    "max_rows": 40,
-    # Keys of the hosts' JSON that differ by nature (times, paths to temp files).
-    "ignore_keys": ["*time*", "*elapsed*", "*created*", "*_at", "*hostname*", "*timestamp*",
-                    "*duration*", "*seconds*", "*free*", "*.note", "meta.*"],
-}
 # Keys shown first in the cross-host table: what usually explains a difference.
 HIGHLIGHT = ("*driver*", "*tensorrt*", "*trt*", "*cuda*", "*cudnn*", "*gpu*", "*library*",
              "*latency*", "*throughput*", "*top1*", "*top5*", "*speedup*")
@@ -133,13 +117,7 @@ def parse_address(text: str) -> tuple[str | None, str, int | None]:
     return (user or None), m.group(1), int(m.group(2)) if m.group(2) else None
 
 
-def lab_settings(settings: LabSettings) -> dict[str, Any]:
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in settings.section("lab").items() if v is not None})
-    return merged
-
-
-def resolve_hosts(names: list[str], hosts_cfg: dict[str, Any], defaults: dict[str, Any]
+def resolve_hosts(names: list[str], hosts_cfg: Mapping[str, Any], defaults: HostDefaults
                   ) -> list[HostSpec]:
     """HostSpecs for --hosts names: lab.hosts entries, else user@host:port."""
     specs: list[HostSpec] = []
@@ -149,7 +127,7 @@ def resolve_hosts(names: list[str], hosts_cfg: dict[str, Any], defaults: dict[st
             entry = {"host": entry}
         entry = dict(entry or {})
         user, host, port = parse_address(entry.get("host") or name)
-        env = {**dict(defaults.get("env") or {}), **dict(entry.get("env") or {})}
+        env = {**dict(defaults.env), **dict(entry.get("env") or {})}
         for var in env:
             if not ENV_NAME.fullmatch(str(var)):
                 raise LabError(f"host {name}: {var!r} is not an environment variable name",
@@ -157,15 +135,15 @@ def resolve_hosts(names: list[str], hosts_cfg: dict[str, Any], defaults: dict[st
         try:
             spec = HostSpec(
                 name=name, host=host,
-                port=int(entry.get("port") or port or defaults.get("port") or 22),
-                user=entry.get("user") or user or defaults.get("user") or None,
-                key=_expand(entry.get("key") or defaults.get("key")),
-                checkout=str(entry.get("checkout") or defaults["checkout"]),
+                port=int(entry.get("port") or port or defaults.port or 22),
+                user=entry.get("user") or user or defaults.user or None,
+                key=_expand(entry.get("key") or defaults.key),
+                checkout=str(entry.get("checkout") or defaults.checkout),
                 env={str(k): str(v) for k, v in env.items()},
-                invoke=str(entry.get("invoke") or defaults["invoke"]),
-                timeout=float(entry.get("timeout") or defaults["timeout"]),
+                invoke=str(entry.get("invoke") or defaults.invoke),
+                timeout=float(entry.get("timeout") or defaults.timeout),
                 connect_timeout=float(entry.get("connect_timeout")
-                                      or defaults["connect_timeout"]),
+                                      or defaults.connect_timeout),
             )
         except (TypeError, ValueError) as exc:
             raise LabError(f"host {name}: bad setting ({exc})",
@@ -439,16 +417,16 @@ def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] 
             from None
     if task not in TASKS:
         raise LabError(f"unknown lab task {task!r}", hint=f"use one of: {', '.join(TASKS)}")
-    cfg = lab_settings(settings)
-    specs = resolve_hosts(names, dict(settings.section("hosts")), cfg)
-    parallel = bool(cfg["parallel"]) if parallel is None else parallel
+    cfg = settings.lab
+    specs = resolve_hosts(names, settings.hosts, cfg)
+    parallel = cfg.parallel if parallel is None else parallel
     args = list(args or [])
-    run = LabRun(task=task, args=args, parallel=parallel, max_rows=int(cfg["max_rows"]))
+    run = LabRun(task=task, args=args, parallel=parallel, max_rows=cfg.max_rows)
     plans = []
     for spec in specs:
         host_timeout = float(timeout) if timeout else spec.timeout
         plans.append((spec, host_timeout,
-                      remote_command(spec, task, args, host_timeout, bool(cfg["remote_timeout"]))))
+                      remote_command(spec, task, args, host_timeout, cfg.remote_timeout)))
 
     def start(spec: HostSpec, host_timeout: float, command: str) -> dict:
         holder: dict[str, Any] = {}
@@ -483,9 +461,8 @@ def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] 
         run.hosts = [finish(*plan, holder) for plan, holder in zip(plans, holders)]
     else:
         run.hosts = [finish(*plan, start(*plan)) for plan in plans]
-    cfg_ignore = cfg.get("ignore_keys") or ()
     run.differences = host_differences({o.name: o.result for o in run.hosts
-                                        if o.result is not None}, cfg_ignore)
+                                        if o.result is not None}, cfg.ignore_keys)
     run.ok = all(o.status == "ok" for o in run.hosts)
     summary = settings.results_dir / "lab" / f"{task}.json"
     run.summary_file = summary
@@ -496,14 +473,14 @@ def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] 
 def dry_run_script(settings: LabSettings, names: list[str], task: str, args: list[str],
                    timeout: float | None) -> str:
     """The runs `invoke lab` would make, as ssh lines (a pasteable shell script)."""
-    cfg = lab_settings(settings)
-    specs = resolve_hosts(names, dict(settings.section("hosts")), cfg)
+    cfg = settings.lab
+    specs = resolve_hosts(names, settings.hosts, cfg)
     lines = ["#!/bin/sh", f"# invoke lab --task {task}: one ssh run per host"]
     for spec in specs:
         t = float(timeout) if timeout else spec.timeout
         lines.append(f"# {spec.name} ({spec.address}), timeout {t:g}s")
         lines.append(ssh_equivalent(spec, remote_command(spec, task, args, t,
-                                                         bool(cfg["remote_timeout"]))))
+                                                         cfg.remote_timeout)))
     return "\n".join(lines) + "\n"
 
 
@@ -537,7 +514,7 @@ def _list_labels(items: list[dict]) -> list[str | None]:
     return [None] * len(items)
 
 
-def host_differences(results: dict[str, Any], ignore: Any = DEFAULTS["ignore_keys"]
+def host_differences(results: dict[str, Any], ignore: Any = HostDefaults().ignore_keys
                      ) -> list[HostDifference]:
     """Keys whose values differ between the hosts' JSON results (absent counts)."""
     if len(results) < 2:

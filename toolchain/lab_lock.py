@@ -36,11 +36,10 @@ from typing import Any, Callable, Iterator
 from .fsio import sha256_file, tree_listing_digest  # noqa: F401 (sha256_file re-exported)
 from .lockfile import COMPARED_TABLES, SCHEMA, load_lock, save_lock
 from .results import JsonResult
-from .settings import LabSettings
+from .settings import LabSettings, LockSettings
 
 FILE_TABLES = ("models", "data")
 # Files under models/ and data/ that are made by running, not inputs of a result.
-DEFAULT_EXCLUDE = ("*/_opt_cache/*", "*_opt_cache*", "*.tmp", ".*", "*/.*")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # CPU flags that decide which INT8/FP16 kernels oneDNN can use.
 CPU_INT8_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
@@ -125,7 +124,7 @@ def matches(name: str, patterns: Any) -> bool:
     return any(fnmatch.fnmatchcase(name, str(p)) for p in (patterns or ()))
 
 
-def artifact_files(root: Path, exclude: Any = DEFAULT_EXCLUDE) -> Iterator[tuple[str, Path]]:
+def artifact_files(root: Path, exclude: Any = LockSettings().exclude) -> Iterator[tuple[str, Path]]:
     """(relative posix path, path) of every file under root, sorted, minus `exclude` globs."""
     if not root.is_dir():
         return
@@ -397,16 +396,9 @@ def portable(value: str, settings: LabSettings) -> str:
 
 # -- the lock ---------------------------------------------------------------------------
 
-def lock_settings(settings: LabSettings) -> dict[str, Any]:
-    """`lab.lock` section: exclude (globs of files under models/ and data/ not locked)."""
-    section = settings.section("lock")
-    exclude = section.get("exclude")
-    return {"exclude": list(exclude) if exclude is not None else list(DEFAULT_EXCLUDE)}
-
-
 def expected_bytes(settings: LabSettings) -> int:
     """Rough number of bytes collect_lock will hash (for a progress bar)."""
-    exclude = lock_settings(settings)["exclude"]
+    exclude = settings.lock.exclude
     total = 0
     for table in FILE_TABLES:
         total += sum(p.stat().st_size for _, p in artifact_files(settings.work_dir / table,
@@ -424,7 +416,7 @@ def collect_lock(settings: LabSettings, libraries: dict[str, Any] | None = None,
     collect_library(lock, settings, libraries or {}, on_bytes)
     host = collect_system(lock, settings)
     collect_demo(lock, settings, on_bytes)
-    exclude = lock_settings(settings)["exclude"]
+    exclude = settings.lock.exclude
     files = size = 0
     for table in FILE_TABLES:
         n, b = collect_files(lock, settings, table, exclude, on_bytes)

@@ -25,10 +25,9 @@ from typing import Any, Callable
 from . import __version__
 from .errors import LabError
 from .results import JsonResult, jsonable
-from .settings import LabSettings
+from .settings import LabSettings, QuickstartSettings
 from .state import write_json_atomic
 
-DEFAULT_MODELS = "small_cnn,mobilenet_v1,mobilenet_v2,resnet50"
 # Post-training quantization per model kind: (algo, batch_size, batch_nums) on train images.
 # KL needs a histogram of every activation (minutes for MobileNet on 2 cores); the seeded
 # models are latency only, and INT8 latency does not depend on how the scales were chosen.
@@ -66,26 +65,21 @@ class QuickstartResult(JsonResult):
 
 
 @dataclass
-class QuickstartSettings:
-    """The `lab.quickstart` section of invoke.yaml (INVOKE_LAB_QUICKSTART_* override)."""
+class QuickstartRequest:
+    """What one quickstart run does: `lab.quickstart` with the --models flag over it."""
 
     models: list[str]
-    repeats: int = 30
-    warmup: int = 5
-    time_budget_s: float = 15.0
+    repeats: int = QuickstartSettings.repeats
+    warmup: int = QuickstartSettings.warmup
+    time_budget_s: float = QuickstartSettings.time_budget
     samples: int | None = None   # sample images (None: sample-data's default)
 
     @classmethod
-    def from_settings(cls, settings: LabSettings, models: str | None = None
-                      ) -> "QuickstartSettings":
-        sec = settings.section("quickstart")
-        names = [m.strip() for m in str(models or sec.get("models") or DEFAULT_MODELS).split(",")
-                 if m.strip()]
-        samples = sec.get("samples")
-        return cls(models=names, repeats=int(sec.get("repeats", 30)),
-                   warmup=int(sec.get("warmup", 5)),
-                   time_budget_s=float(sec.get("time_budget", 15.0)),
-                   samples=int(samples) if samples else None)
+    def from_settings(cls, sec: QuickstartSettings, models: str | None = None
+                      ) -> "QuickstartRequest":
+        names = [m.strip() for m in (models or sec.models).split(",") if m.strip()]
+        return cls(models=names, repeats=sec.repeats, warmup=sec.warmup,
+                   time_budget_s=sec.time_budget, samples=sec.samples or None)
 
 
 # ---- stamps ---------------------------------------------------------------------------
@@ -208,7 +202,7 @@ def _doctor(p: Pipeline) -> None:
     p.note("doctor", RAN, detail + " (details: invoke doctor)", time.monotonic() - t0)
 
 
-def _sample_data(p: Pipeline, q: QuickstartSettings) -> dict:
+def _sample_data(p: Pipeline, q: QuickstartRequest) -> dict:
     from .data.sample import sample_dir, write_sample_dataset
 
     out = sample_dir(p.settings.work_dir)
@@ -346,7 +340,7 @@ def _library_from_wheel(p: Pipeline) -> dict | None:
     """
     from .state import current_library
 
-    mirror = str(p.settings.section("fetch").get("mirror") or "")
+    mirror = p.settings.fetch.mirror
     if mirror:
         p.note("fetch-lib", SKIPPED, f"lab.fetch.mirror is set ({mirror}): not assembling from "
                "the wheel; `invoke fetch-lib` downloads the official library")
@@ -378,7 +372,7 @@ class PreparedLab:
     runner: str                  # "python" | "auto"
 
 
-def prepare_lab(p: Pipeline, q: QuickstartSettings, skip_cpp: bool = False) -> PreparedLab:
+def prepare_lab(p: Pipeline, q: QuickstartRequest, skip_cpp: bool = False) -> PreparedLab:
     """Every quickstart step but bench (each reused when its stamp is fresh)."""
     specs = _zoo_kinds()
     unknown = [m for m in q.models if m not in specs]
@@ -404,7 +398,7 @@ def run_quickstart(settings: LabSettings, out: str | None = None, skip_cpp: bool
 
     t0 = time.monotonic()
     say = say or (lambda text, transient=False: None)
-    q = QuickstartSettings.from_settings(settings, models)
+    q = QuickstartRequest.from_settings(settings.quickstart, models)
     p = Pipeline(settings, say)
     lab = prepare_lab(p, q, skip_cpp)
     say("bench: measuring (FP32 and INT8 interleaved until stable)")

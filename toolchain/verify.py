@@ -22,12 +22,10 @@ from .errors import LabError
 from .lab_lock import COMPARED_TABLES, collect_lock, flatten_lock, matches
 from .lockfile import load_lock
 from .results import JsonResult
-from .settings import LabSettings
+from .settings import LabSettings, VerifySettings
 
 # The tool's own version, and the demo binaries' bytes: a rebuild from the same flags
 # and library differs in embedded paths (RPATH) and build ids, so it only warns.
-DEFAULT_WARN = ("tool.*", "demo.binaries.*")
-DEFAULT_IGNORE: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,20 +49,12 @@ class VerifyResult(JsonResult):
     ok: bool = True
 
 
-def verify_settings(settings: LabSettings) -> dict[str, list[str]]:
-    section = settings.section("verify")
-    warn = section.get("warn")
-    ignore = section.get("ignore")
-    return {"warn": list(warn) if warn is not None else list(DEFAULT_WARN),
-            "ignore": list(ignore) if ignore is not None else list(DEFAULT_IGNORE)}
-
-
 def _owner_table(name: str) -> str:
     return name.split(".", 1)[0].split("[", 1)[0]
 
 
-def compare(lock: dict[str, Any], here: dict[str, Any], warn: Any = DEFAULT_WARN,
-            ignore: Any = DEFAULT_IGNORE, strict: bool = False) -> list[VerifyItem]:
+def compare(lock: dict[str, Any], here: dict[str, Any], warn: Any = VerifySettings().warn,
+            ignore: Any = VerifySettings().ignore, strict: bool = False) -> list[VerifyItem]:
     """Compare two lock dicts (the file's and this machine's). Pure."""
     expected, found = flatten_lock(lock), flatten_lock(here)
     exp_missing = {k: v for k, v in (lock.get("missing") or {}).items()
@@ -121,8 +111,7 @@ def verify_lock(settings: LabSettings, lock_path: Path | None = None, strict: bo
     libraries = {**(lock.get("libraries") or {}),
                  **(load_lock(settings.lock_file).get("libraries") or {})}
     here = collect_lock(settings, libraries, on_bytes=on_bytes).data
-    cfg = verify_settings(settings)
-    items = compare(lock, here, cfg["warn"], cfg["ignore"], strict)
+    items = compare(lock, here, settings.verify.warn, settings.verify.ignore, strict)
     result = VerifyResult(lock_file=path, strict=strict, items=items)
     for item in items:
         result.counts[item.status] = result.counts.get(item.status, 0) + 1

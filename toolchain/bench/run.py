@@ -21,7 +21,7 @@ from .. import flags
 from ..errors import LabError
 from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
-from ..settings import LabSettings
+from ..settings import BenchSettings, LabSettings
 from . import gates as gates_mod
 from .compare import compare, load_report
 from .report import BenchReport, write_files
@@ -40,13 +40,13 @@ class BenchRequest(JsonResult):
     batch_sizes: list[int] = field(default_factory=lambda: [1])
     runner: str = "auto"
     device: str = "auto"
-    repeats: int = 50            # timed runs per window (at least)
+    repeats: int = BenchSettings.repeats   # timed runs per window (at least)
     min_window_s: float = 0.5    # fast models get more runs per window, up to 20 x repeats
-    warmup: int = 10             # untimed runs before each window
+    warmup: int = BenchSettings.warmup     # untimed runs before each window
     threads: int | None = None   # None: the runner's default
     windows: int = 3
-    tolerance: float = 0.05
-    time_budget_s: float = 60.0  # per (model, batch size) group
+    tolerance: float = BenchSettings.tolerance
+    time_budget_s: float = BenchSettings.time_budget  # per (model, batch size) group
     max_rounds: int = 10
     data_file: str | None = None     # None: <work_dir>/data/val.bin
     accuracy_limit: int | None = None
@@ -60,14 +60,9 @@ class BenchRequest(JsonResult):
     @classmethod
     def from_settings(cls, settings: LabSettings) -> "BenchRequest":
         """Defaults from the `lab.bench` section of invoke.yaml."""
-        sec = settings.section("bench")
-        req = cls()
-        for key, attr, kind in (("repeats", "repeats", int), ("warmup", "warmup", int),
-                                ("tolerance", "tolerance", float),
-                                ("time_budget", "time_budget_s", float)):
-            if sec.get(key) not in (None, ""):
-                setattr(req, attr, kind(sec[key]))
-        return req
+        sec = settings.bench
+        return cls(repeats=sec.repeats, warmup=sec.warmup, tolerance=sec.tolerance,
+                   time_budget_s=sec.time_budget)
 
     def rule(self) -> StabilityRule:
         return StabilityRule(windows=self.windows, tolerance=self.tolerance,

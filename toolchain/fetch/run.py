@@ -17,16 +17,10 @@ from ..library import LibraryVersionInfo, version_mismatches
 from ..lockfile import library_entry, load_lock, save_lock, set_library_entry
 from ..manifest import LibraryRecipe, find_recipe, load_manifest
 from ..results import JsonResult
-from ..settings import LabSettings
+from ..settings import FetchSettings, LabSettings
 from .cache import ArtifactCache
 from .plan import FetchPlan, mirror_url
 from .resolve import LibraryRequest, Resolution, apply_auto, filter_rows, resolve
-
-FETCH_DEFAULTS = {"mirror": "", "connect_timeout": 10, "read_timeout": 60, "retries": 5,
-                  "attempts": 6, "max_download_mb": 16384, "min_speed_bps": 1024,
-                  "speed_window_s": 30, "deadline_s": 3600, "extract_max_mb": 32768,
-                  "extract_max_ratio": 50, "extract_max_members": 200000}
-
 
 @dataclass
 class FetchOptions:
@@ -68,12 +62,6 @@ class LibraryList(JsonResult):
 
     rows: list[LibraryRecipe] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def fetch_settings(settings: LabSettings) -> dict[str, Any]:
-    merged = dict(FETCH_DEFAULTS)
-    merged.update({k: v for k, v in settings.section("fetch").items() if v not in (None, "")})
-    return merged
 
 
 def _pinned_row(lock: dict) -> str | None:
@@ -122,7 +110,7 @@ def _has_filters(req: LibraryRequest) -> bool:
 def make_plan(settings: LabSettings, res: Resolution, opts: FetchOptions, lock: dict
               ) -> FetchPlan:
     row = res.row
-    cfg = fetch_settings(settings)
+    cfg = settings.fetch
     cache = ArtifactCache(settings.cache_dir)
     entry = library_entry(lock, row.id) or {}
     sha, md5, size, source = row.sha256, row.md5, None, None
@@ -145,7 +133,7 @@ def make_plan(settings: LabSettings, res: Resolution, opts: FetchOptions, lock: 
                        hint="fetch it once without --locked to record it (trust on first use), "
                             "or add [libraries.\"" + row.id + "\"] sha256 = ... by hand")
     return FetchPlan(
-        row=row, url=mirror_url(row.url, opts.mirror or cfg.get("mirror") or None),
+        row=row, url=mirror_url(row.url, opts.mirror or cfg.mirror or None),
         archive=Path(opts.archive).resolve() if opts.archive else None,
         part_path=cache.part_path(row.id, row.lib_file),
         cache_path=cache.blob_path(sha, row.lib_file) if sha else None,
@@ -164,12 +152,12 @@ def _source_name(settings: LabSettings, plan: FetchPlan) -> str:
     return f"the manifest row {plan.row.id}"
 
 
-def extract_limits(cfg: dict):
+def extract_limits(cfg: FetchSettings):
     from .extract import ExtractLimits
 
-    return ExtractLimits(max_bytes=int(float(cfg["extract_max_mb"]) * (1 << 20)),
-                         max_ratio=float(cfg["extract_max_ratio"]),
-                         max_members=int(cfg["extract_max_members"]))
+    return ExtractLimits(max_bytes=int(cfg.extract_max_mb * (1 << 20)),
+                         max_ratio=cfg.extract_max_ratio,
+                         max_members=cfg.extract_max_members)
 
 
 def _version_check(row: LibraryRecipe):
@@ -222,7 +210,7 @@ def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions
     if plan.archive and not plan.archive.is_file():
         raise LabError("--archive: no such file", where=str(plan.archive),
                        hint="give the path of a downloaded paddle_inference.tgz")
-    cfg = fetch_settings(settings)
+    cfg = settings.fetch
     cache = ArtifactCache(settings.cache_dir)
 
     def waiting() -> None:
@@ -243,7 +231,7 @@ def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions
 
 
 def _fetch_locked(settings: LabSettings, plan: FetchPlan, opts: FetchOptions,
-                  cache: ArtifactCache, cfg: dict, result: FetchResult, old_pin: dict
+                  cache: ArtifactCache, cfg: FetchSettings, result: FetchResult, old_pin: dict
                   ) -> FetchResult:
     from ..library import inspect_library
     from .extract import install_archive, installed_marker
@@ -324,7 +312,7 @@ class _Obtained:
     fresh: bool                      # a new download (a .part, not yet in the cache)
 
 
-def _obtain(settings: LabSettings, plan: FetchPlan, cache: ArtifactCache, cfg: dict,
+def _obtain(settings: LabSettings, plan: FetchPlan, cache: ArtifactCache, cfg: FetchSettings,
             opts: FetchOptions, result: FetchResult) -> _Obtained:
     """The archive on disk, its digests checked against what is known."""
     from urllib.parse import urlsplit
@@ -350,15 +338,15 @@ def _obtain(settings: LabSettings, plan: FetchPlan, cache: ArtifactCache, cfg: d
                 return _Obtained(path, entry["sha256"], entry["size"], True, False)
     else:
         plan.part_path.unlink(missing_ok=True)      # --force: every byte again
-    max_mb = float(cfg["max_download_mb"])
+    max_mb = float(cfg.max_download_mb)
     out = download(plan.url, plan.part_path, expected_size=plan.expected_size,
-                   want_md5=want_md5, connect_timeout=float(cfg["connect_timeout"]),
-                   read_timeout=float(cfg["read_timeout"]), retries=int(cfg["retries"]),
-                   attempts=int(cfg["attempts"]), progress=opts.progress,
+                   want_md5=want_md5, connect_timeout=cfg.connect_timeout,
+                   read_timeout=cfg.read_timeout, retries=cfg.retries,
+                   attempts=cfg.attempts, progress=opts.progress,
                    max_bytes=int(max_mb * (1 << 20)) if max_mb > 0 else None,
-                   min_speed=float(cfg["min_speed_bps"]),
-                   speed_window=float(cfg["speed_window_s"]),
-                   deadline=float(cfg["deadline_s"]) or None,
+                   min_speed=cfg.min_speed_bps,
+                   speed_window=cfg.speed_window_s,
+                   deadline=cfg.deadline_s or None,
                    size_source=_source_name(settings, plan))
     result.bytes_downloaded = out.bytes_received
     result.resumed_from = out.resumed_from

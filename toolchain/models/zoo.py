@@ -72,7 +72,7 @@ def get_model(name: str) -> ModelSpec:
 
 
 def default_model_name(settings: LabSettings) -> str:
-    return str(settings.section("models").get("default") or _recipe()["default"])
+    return settings.models.default or str(_recipe()["default"])
 
 
 def model_root(settings: LabSettings, name: str) -> Path:
@@ -86,10 +86,9 @@ def default_model_dir(settings: LabSettings, precision: str, name: str | None = 
 
 
 def default_data_file(settings: LabSettings, split: str = "val") -> Path:
-    data = settings.section("data") or {}
-    key = f"{split}_file"
-    if data.get(key):
-        return Path(str(data[key])).expanduser()
+    given = settings.data.val_file if split == "val" else settings.data.train_file
+    if given:
+        return Path(given).expanduser()
     return settings.work_dir / "data" / f"{split}.bin"
 
 

@@ -21,21 +21,8 @@ from .result import LatencyStats, RunResult
 
 CPP_OVERRIDES = {"onednn", "ir_optim"}     # plan options the demo has flags for
 TIMER_SCOPE = "input copy + run + output copy, per batch"
-RUN_DEFAULTS: dict[str, Any] = {"warmup": 10, "repeats": 100, "threads": 0, "batch_size": 1,
-                                "device": "auto", "runner": "auto", "timeout": 1800,
-                                "workspace_mb": 1024, "min_subgraph_size": 3,
-                                "dynamic_shape": False, "trt_cache_dir": ""}
-
-
-def run_settings(settings: LabSettings) -> dict[str, Any]:
-    """lab.run from invoke.yaml over RUN_DEFAULTS."""
-    merged = dict(RUN_DEFAULTS)
-    merged.update({k: v for k, v in settings.section("run").items() if v is not None})
-    return merged
-
-
 def resolve_threads(threads: int | None, settings: LabSettings) -> int:
-    value = int(threads if threads is not None else run_settings(settings)["threads"])
+    value = int(threads if threads is not None else settings.run.threads)
     return value if value > 0 else max(1, os.cpu_count() or 1)
 
 
@@ -92,12 +79,12 @@ def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threa
                   device: str, precision: str, overrides: dict) -> Any:
     from .configplan import PlanOptions
 
-    rs = run_settings(settings)
-    cache_root = rs["trt_cache_dir"] or str(settings.work_dir / "trt_cache")
+    rs = settings.run
+    cache_root = rs.trt_cache_dir or str(settings.work_dir / "trt_cache")
     opts: dict[str, Any] = dict(batch_size=batch_size, threads=threads,
-                                workspace_mb=int(rs["workspace_mb"]),
-                                min_subgraph_size=int(rs["min_subgraph_size"]),
-                                dynamic_shape=bool(rs["dynamic_shape"]),
+                                workspace_mb=rs.workspace_mb,
+                                min_subgraph_size=rs.min_subgraph_size,
+                                dynamic_shape=rs.dynamic_shape,
                                 cache_root=str(cache_root))
     opts.update(overrides)
     if device == "gpu":
@@ -198,9 +185,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     """
     from .configplan import config_plan
 
-    rs = run_settings(settings)
-    warmup = int(rs["warmup"] if warmup is None else warmup)
-    repeats = int(rs["repeats"] if repeats is None else repeats)
+    warmup = settings.run.warmup if warmup is None else int(warmup)
+    repeats = settings.run.repeats if repeats is None else int(repeats)
     threads = resolve_threads(threads, settings)
     if repeats < 1 or warmup < 0 or batch_size < 1:
         raise LabError("--repeats and --batch-size must be at least 1, --warmup at least 0")
@@ -270,8 +256,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
     from ..data.sidecar import verify_sidecar
     from .configplan import config_plan
 
-    rs = run_settings(settings)
-    batch_size = int(rs["batch_size"] if batch_size is None else batch_size)
+    batch_size = settings.run.batch_size if batch_size is None else int(batch_size)
     threads = resolve_threads(threads, settings)
     if batch_size < 1:
         raise LabError("--batch-size must be at least 1")
@@ -347,7 +332,7 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
             Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
         bar = _progress(None, f"running {program}", progress)
         try:
-            stdout = run_demo(binary, args, float(run_settings(settings)["timeout"]))
+            stdout = run_demo(binary, args, settings.run.timeout)
         finally:
             if bar:
                 bar.stop()

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import LabError
 from ..results import JsonResult
+from ..settings import BuildSettings
 from .facts import BuildFacts, release_of
 from .plan import BuildPlan, arch_numbers, parse_cuda_arch
 
@@ -369,14 +370,14 @@ def _check_compat(report: PreflightReport, plan: BuildPlan, facts: BuildFacts,
 
 
 def _check_host(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env: dict,
-                build: dict, cores: int, memory_gb: float | None) -> None:
+                build: BuildSettings, cores: int, memory_gb: float | None) -> None:
     r = plan.request
     # disk
     probe = r.build_dir
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free_gb = shutil.disk_usage(probe).free / 1e9
-    warn_gb, fail_gb = float(build["disk_warn_gb"]), float(build["disk_fail_gb"])
+    warn_gb, fail_gb = build.disk_warn_gb, build.disk_fail_gb
     if free_gb < fail_gb:
         report.add("disk", FAIL, f"{free_gb:.0f} GB free under {probe} (needs >= {fail_gb:.0f})",
                    "free space or put the build elsewhere with --build-dir")
@@ -386,7 +387,7 @@ def _check_host(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env
     else:
         report.add("disk", OK, f"{free_gb:.0f} GB free under {probe}")
     # jobs
-    per_job = float(build["memory_gb_per_job"])
+    per_job = build.memory_gb_per_job
     affordable = int(memory_gb // per_job) if memory_gb else None
     detail = f"{r.jobs} jobs ({cores} cores, " + (f"{memory_gb:.0f} GB memory" if memory_gb
                                                   else "memory unknown") + f", ~{per_job:g} GB a job)"
@@ -423,7 +424,7 @@ def _check_host(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env
                    "replaces its install dir", "choose another --install-dir")
 
 
-def run_preflight(plan: BuildPlan, facts: BuildFacts, build: dict, *, env: dict | None = None,
+def run_preflight(plan: BuildPlan, facts: BuildFacts, build: BuildSettings, *, env: dict | None = None,
                   cores: int | None = None, memory_gb: float | None = None) -> PreflightReport:
     """Every check for `plan`; never raises for a failed check (see PreflightReport.ok)."""
     from .request import host_cores, host_memory_gb

@@ -17,17 +17,6 @@ from ..settings import LabSettings
 from .facts import BuildFacts, version_from_ref
 from .plan import BuildRequest
 
-DEFAULT_REPO = "https://github.com/PaddlePaddle/Paddle.git"
-
-
-def build_settings(settings: LabSettings) -> dict:
-    """`lab.build` with its defaults (invoke.yaml declares them; library use may not)."""
-    values = {"repo_url": DEFAULT_REPO, "disk_warn_gb": 60, "disk_fail_gb": 15,
-              "memory_gb_per_job": 3}
-    values.update({k: v for k, v in settings.section("build").items() if v not in (None, "")})
-    return values
-
-
 def host_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -82,6 +71,27 @@ def _abs(path: str | Path) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(str(path)))).absolute()
 
 
+def parse_request(flags: dict, settings: LabSettings, facts: BuildFacts) -> BuildRequest:
+    """build-lib's flags (None = not given) -> the BuildRequest; flags that exclude each
+    other are refused here, not in the task."""
+    f = {k: v for k, v in flags.items()}
+    for a, b in (("gpu", "cpu"), ("mkl", "openblas"), ("python", "no_python")):
+        if f.get(a) and f.get(b):
+            raise LabError(f"--{a.replace('_', '-')} and --{b.replace('_', '-')} both given",
+                           hint="pick one")
+    if f.get("src") and f.get("repo"):
+        raise LabError("--src and --repo both given",
+                       hint="--src builds an existing checkout; --repo says where to clone from")
+    return resolve_request(
+        settings, facts, ref=f.get("ref") or "", src=f.get("src") or "",
+        repo=f.get("repo") or "", gpu=not f.get("cpu"), trt_root=f.get("trt_root") or "",
+        cuda_root=f.get("cuda_root") or "", cuda_arch=f.get("cuda_arch") or "auto",
+        math="openblas" if f.get("openblas") else "mkl", python=bool(f.get("python")),
+        jobs=f.get("jobs") or 0, build_dir=f.get("build_dir") or "",
+        install_dir=f.get("install_dir") or "", cmake_args=list(f.get("cmake_arg") or []),
+        clean=bool(f.get("clean")), era=f.get("era") or "")
+
+
 def resolve_request(settings: LabSettings, facts: BuildFacts, *, ref: str, src: str = "",
                     repo: str = "", gpu: bool = True, trt_root: str = "", cuda_root: str = "",
                     cuda_arch: str = "auto", math: str = "mkl", python: bool = False,
@@ -93,7 +103,7 @@ def resolve_request(settings: LabSettings, facts: BuildFacts, *, ref: str, src: 
     if not ref:
         raise LabError("build-lib needs the Paddle ref to build",
                        hint="pass --ref with a tag (v2.6.2, v3.0.0) or a commit (with --era)")
-    bs = build_settings(settings)
+    bs = settings.build
     variant = ("gpu" if gpu else "cpu") + ("-openblas" if math == "openblas" else "")
     slug = f"{_slug(ref)}-{variant}"
     base = settings.work_dir / "build-lib" / slug
@@ -132,10 +142,10 @@ def resolve_request(settings: LabSettings, facts: BuildFacts, *, ref: str, src: 
         cuda = _abs(cuda_text) if cuda_text else None
 
     if jobs <= 0:
-        jobs = default_jobs(host_cores(), host_memory_gb(), float(bs["memory_gb_per_job"]))
+        jobs = default_jobs(host_cores(), host_memory_gb(), bs.memory_gb_per_job)
     return BuildRequest(
         ref=ref, era=era_name, paddle_version=version, era_source=source,
-        repo_url=repo or bs["repo_url"], src_dir=src_dir, src_given=bool(src),
+        repo_url=repo or bs.repo_url, src_dir=src_dir, src_given=bool(src),
         build_dir=_abs(build_dir) if build_dir else base / "build",
         install_dir=_abs(install_dir) if install_dir else settings.lib_dir / f"build-{slug}",
         log_file=base / "build-lib.log", gpu=gpu, trt_root=trt, cuda_root=cuda,

@@ -9,26 +9,24 @@ HELP = {
     "models": "comma list of zoo names or folders with fp32/ and int8/ sub-folders "
               "(default: every model in <work_dir>/models)",
     "precisions": "comma list of fp32, fp16, int8 (default fp32,int8)",
-    "batch-sizes": "comma list of batch sizes (default 1)",
-    "runner": "auto (cpp when the demo is built for the current library, else python), "
-              "cpp or python",
+    "batch_sizes": "comma list of batch sizes (default 1)",
     "device": "auto, cpu or gpu",
     "repeats": "timed runs per measurement window, at least (default 50; fast models get "
                "more so that a window lasts about 0.5 s)",
     "warmup": "untimed runs before each window (default 10)",
     "threads": "CPU threads (default: the runner's)",
-    "time-budget": "seconds per model and batch size before an unstable measurement "
+    "time_budget": "seconds per model and batch size before an unstable measurement "
                    "stops (default 60)",
     "tolerance": "stable = the p50 of 3 consecutive windows within this fraction "
                  "(default 0.05)",
-    "data-file": "preprocessed dataset for accuracy (default <work_dir>/data/val.bin)",
+    "data_file": "preprocessed dataset for accuracy (default <work_dir>/data/val.bin)",
     "limit": "score only the first N images",
     "out": "output folder (default <results_dir>/<UTC timestamp>)",
-    "gate-top1-drop": "fail (exit 1) if a precision's top-1 is more than PTS points below "
+    "gate_top1_drop": "fail (exit 1) if a precision's top-1 is more than PTS points below "
                       "FP32's",
-    "gate-speedup": "fail (exit 1) if a precision's p50 is less than X times faster than FP32's",
+    "gate_speedup": "fail (exit 1) if a precision's p50 is less than X times faster than FP32's",
     "compare": "an earlier bench.json to show the change against",
-    "json": "print the result as JSON",
+    **flags.help_for("runner", "json_"),
 }
 
 
@@ -42,7 +40,7 @@ NUMBERS = {"batch_sizes": flags.BATCH_SIZES, "repeats": flags.REPEATS, "warmup":
 def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device=None,
           repeats=None, warmup=None, threads=None, time_budget=None, tolerance=None,
           data_file=None, limit=None, out=None, gate_top1_drop=None, gate_speedup=None,
-          compare=None, json=False):
+          compare=None, json_=False):
     """FP32 vs INT8 table (accuracy, latency percentiles, speed-up), with gates.
 
     For each model and batch size, FP32 and INT8 latency windows alternate (ABBA)
@@ -74,12 +72,12 @@ def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device
                         data_file=data_file, limit=limit, out=out,
                         gate_top1_drop=gate_top1_drop, gate_speedup=gate_speedup,
                         compare=compare, defaults=BenchRequest.from_settings(settings))
-    if json:
+    if json_:
         report = run_bench(settings, req)
     else:
         with StatusLine() as status:
             report = run_bench(settings, req, progress=status)
-    emit(report, json, render_report)
+    emit(report, json_, render_report)
     if not report.passed:
         raise Exit(code=1)
 

@@ -6,18 +6,14 @@ from .. import flags
 from ..cli import emit, lab_task
 
 HELP = {
-    "lib": "the library folder (paddle/include, paddle/lib, version.txt); default: the current "
-           "library of fetch-lib / build-lib",
     "gpu": "GPU build: link the CUDA runtime (and TensorRT); default: from the library's "
            "version.txt",
     "cpu": "CPU build, even against a GPU library",
-    "trt_root": "TensorRT root (lib/, include/); default lab.trt_root or $TENSORRT_ROOT",
-    "cuda_root": "CUDA toolkit root; default lab.cuda_root, else what CMake finds",
     "build_dir": "build here instead of <work_dir>/demo/build-<hash of library + flags>",
     "clean": "delete the build folder first",
     "jobs": "parallel compile jobs (default: the generator's)",
-    "dry_run": "print the cmake commands as a shell script and build nothing",
-    "json": "print the result as JSON",
+    **flags.help_for("lib", "trt_root", "cuda_root", "json_",
+                     dry_run=" (the cmake commands)"),
 }
 
 

@@ -14,9 +14,6 @@ HELP = {
     "era": "1.8 | 2.x | 3.x: the Paddle era of a commit --ref (tags name it themselves)",
     "gpu": "a GPU build with TensorRT (the default)",
     "cpu": "a CPU-only build (WITH_GPU=OFF, no TensorRT)",
-    "trt_root": "TensorRT root holding include/NvInfer.h and lib/libnvinfer.so "
-                "(default lab.trt_root, then $TENSORRT_ROOT)",
-    "cuda_root": "CUDA toolkit root (default lab.cuda_root, $CUDA_HOME, the nvcc on PATH)",
     "cuda_arch": "auto (CUDA_ARCH_NAME=Auto, this machine's GPUs), an arch name (Turing, "
                  "Ampere, ...) or SM numbers 75,80,90 (CUDA_ARCH_NAME=Manual + CUDA_ARCH_BIN)",
     "mkl": "MKL + oneDNN math (the default; WITH_MKL=ON, WITH_MKLDNN/WITH_ONEDNN=ON)",
@@ -29,17 +26,17 @@ HELP = {
     "cmake_arg": "extra cmake argument, repeatable; overrides a planned -D of the same name "
                  "(write --cmake-arg=-DWITH_ONNXRUNTIME=ON or --cmake-arg WITH_ONNXRUNTIME=ON)",
     "clean": "wipe the build dir first (default: resume the previous build)",
-    "dry_run": "print the plan as a bash script (with the preflight results) and run nothing; "
-               "exits non-zero when a preflight check failed (usable as a CI check)",
-    "json": "print the result (or with --dry-run the plan and preflight) as JSON",
+    **flags.help_for("trt_root", "cuda_root", "json_",
+                     dry_run=" (the plan with every preflight result); exits non-zero when a "
+                             "preflight check failed (usable as a CI check)"),
 }
 
 
 @lab_task(help=HELP, iterable=["cmake_arg"], numbers={"jobs": flags.JOBS},
           auto_shortflags=False)
-def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root="",
-              cuda_root="", cuda_arch="auto", mkl=False, openblas=False, python=False,
-              no_python=False, jobs=None, build_dir="", install_dir="", cmake_arg=None,
+def build_lib(c, ref=None, src=None, repo=None, era=None, gpu=False, cpu=False, trt_root=None,
+              cuda_root=None, cuda_arch="auto", mkl=False, openblas=False, python=False,
+              no_python=False, jobs=None, build_dir=None, install_dir=None, cmake_arg=None,
               clean=False, dry_run=False, json_=False):
     """Build Paddle Inference with TensorRT from source: plan, preflight, build, register.
 
@@ -61,31 +58,21 @@ def build_lib(c, ref="", src="", repo="", era="", gpu=False, cpu=False, trt_root
       invoke build-lib --ref 0a1b2c3 --era 3.x --src ~/Paddle --trt-root /opt/trt
     See docs/build-lib.md.
     """
-    from ..errors import LabError
     from ..settings import LabSettings
     from ..srcbuild.facts import load_build_facts
     from ..srcbuild.plan import plan_build, render_script
     from ..srcbuild.preflight import preflight_error, preflight_summary, run_preflight
-    from ..srcbuild.request import build_settings, resolve_request
+    from ..srcbuild.request import parse_request
 
-    if gpu and cpu:
-        raise LabError("--gpu and --cpu both given", hint="pick one")
-    if mkl and openblas:
-        raise LabError("--mkl and --openblas both given", hint="pick one")
-    if python and no_python:
-        raise LabError("--python and --no-python both given", hint="pick one")
-    if src and repo:
-        raise LabError("--src and --repo both given",
-                       hint="--src builds an existing checkout; --repo says where to clone from")
     settings = LabSettings.from_context(c)
     facts = load_build_facts()
-    request = resolve_request(
-        settings, facts, ref=ref, src=src, repo=repo, gpu=not cpu, trt_root=trt_root,
-        cuda_root=cuda_root, cuda_arch=cuda_arch, math="openblas" if openblas else "mkl",
-        python=python, jobs=jobs or 0, build_dir=build_dir, install_dir=install_dir,
-        cmake_args=list(cmake_arg or []), clean=clean, era=era)
+    request = parse_request(dict(
+        ref=ref, src=src, repo=repo, era=era, gpu=gpu, cpu=cpu, trt_root=trt_root,
+        cuda_root=cuda_root, cuda_arch=cuda_arch, mkl=mkl, openblas=openblas, python=python,
+        no_python=no_python, jobs=jobs, build_dir=build_dir, install_dir=install_dir,
+        cmake_arg=cmake_arg, clean=clean), settings, facts)
     plan = plan_build(request, facts)
-    report = run_preflight(plan, facts, build_settings(settings))
+    report = run_preflight(plan, facts, settings.build)
 
     if dry_run:
         script = render_script(plan, header_lines=preflight_summary(report))

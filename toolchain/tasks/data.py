@@ -33,11 +33,11 @@ def _data_dir(c):
     "allow_inside": "Allow an --output inside --data-dir (refused by default; an output "
                     "that is the label list, a listed image or the data dir is always "
                     "refused).",
-    "json": "Print the result as JSON.",
+    "json_": "Print the result as JSON.",
 }, numbers={"jobs": flags.JOBS, "limit": flags.LIMIT})
 def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None, limit=None,
                skip_missing=False, skip_bad=False, convert="", to="", progress=True,
-               allow_inside=False, json=False):
+               allow_inside=False, json_=False):
     """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
 
     Reads the imagenet_user layout (images under --data-dir, a label list of
@@ -60,8 +60,8 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
             raise LabError("--convert needs --to bin or --to slim-dir")
         if not output:
             raise LabError("--convert needs --output (where to write the converted dataset)")
-        result = convert_dataset(Path(convert), Path(output), to, progress=progress and not json)
-        emit(result, json, _render_convert)
+        result = convert_dataset(Path(convert), Path(output), to, progress=progress and not json_)
+        emit(result, json_, _render_convert)
         return result
     if to:
         raise LabError("--to is only used with --convert",
@@ -75,8 +75,8 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
         Path(data_dir) if data_dir else sample_dir(LabSettings.from_context(c).work_dir),
         label_list or None, out, fmt=format,
         jobs=jobs, limit=limit, skip_missing=skip_missing, skip_bad=skip_bad,
-        progress=progress and not json, allow_inside=allow_inside)
-    emit(result, json, _render_preprocess)
+        progress=progress and not json_, allow_inside=allow_inside)
+    emit(result, json_, _render_preprocess)
     return result
 
 
@@ -118,9 +118,9 @@ def _render_convert(con, r) -> None:
 @lab_task(help={
     "out": "Where to write the dataset (default: <work_dir>/data/sample).",
     "n": "Number of images (default 400: 300 train, 100 val).",
-    "json": "Print the result as JSON.",
+    "json_": "Print the result as JSON.",
 }, numbers={"n": flags.SAMPLE_IMAGES})
-def sample_data(c, out="", n=None, json=False):
+def sample_data(c, out="", n=None, json_=False):
     """Write a small real labelled image dataset (handwritten digits) for trying the lab.
 
     The images come from the UCI handwritten digits that ship inside the
@@ -135,8 +135,8 @@ def sample_data(c, out="", n=None, json=False):
 
     result = write_sample_dataset(Path(out) if out else
                                   sample_dir(LabSettings.from_context(c).work_dir), n,
-                                  progress=not json)
-    emit(result, json, _render_sample)
+                                  progress=not json_)
+    emit(result, json_, _render_sample)
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolchain import flags
 from toolchain.cli import lab_task
 
 STATUS_STYLE = {"found": "", "not found": "dim", "unparsed": "yellow", "rejected": "yellow",
@@ -10,15 +11,13 @@ LEVEL_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 @lab_task(help={
-    "json": "print every finding (with its source file or command, and the raw text of "
-            "what could not be parsed) and every verdict as JSON",
+    **flags.help_for(json_=" every finding (with its source file or command, and the raw text "
+                           "of what could not be parsed) and every verdict"),
     "strict": "exit non-zero when any check fails (for CI and scripts)",
-    "lib": "a Paddle Inference library dir to check (default: the one fetch-lib/build-lib "
-           "installed last, if any)",
-    "cuda_root": "another CUDA toolkit root to look in (also CUDA_HOME, lab.cuda_root)",
-    "trt_root": "another TensorRT root to look in (also TENSORRT_ROOT, lab.trt_root)",
+    **flags.help_for("lib", cuda_root=" doctor looks in it besides the others",
+                     trt_root=" doctor looks in it besides the others"),
 })
-def doctor(c, json=False, strict=False, lib=None, cuda_root=None, trt_root=None):
+def doctor(c, json_=False, strict=False, lib=None, cuda_root=None, trt_root=None):
     """Report host, compilers, Paddle, CUDA, driver/GPUs, cuDNN, TensorRT; check they fit.
 
     Looks without installing or importing anything heavy: reads /etc/os-release,
@@ -47,7 +46,7 @@ def doctor(c, json=False, strict=False, lib=None, cuda_root=None, trt_root=None)
         cuda_root=Path(cuda_root).expanduser() if cuda_root else None,
         trt_root=Path(trt_root).expanduser() if trt_root else None,
     )
-    emit(report, json, render_report)
+    emit(report, json_, render_report)
     if strict and report.failed:
         fails = [v for v in report.verdicts if v.level == "fail"]
         raise LabError(f"doctor --strict: {len(fails)} check(s) failed: "

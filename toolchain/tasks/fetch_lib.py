@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import emit, lab_task
 
 HELP = {
@@ -22,12 +23,12 @@ HELP = {
             "installed cuDNN/TensorRT majors, gcc <= the installed one",
     "list_": "list the matching manifest rows (removed/contradicted ones marked) instead of "
             "fetching",
-    "json_": "print the result as JSON",
+    **flags.help_for("json_"),
     "mirror": "replace scheme and host of the manifest URL (keeps the path), "
               "e.g. http://mirror.lab:8080; default lab.fetch.mirror",
     "archive": "install from this archive file instead of downloading (offline labs)",
     "locked": "fetch only what the lock file pins and has a checksum for; fail otherwise",
-    "dry_run": "print the plan as a shell script (curl, sha256sum, tar, mv) and do nothing",
+    **flags.help_for(dry_run=" (curl, sha256sum, tar, mv)"),
     "lib_dir": "install under this directory instead of lab.lib_dir",
     "include_removed": "allow rows the docs removed or contradict (never chosen otherwise)",
     "force": "download again (no cache, no resume) and re-extract even when installed; a "
@@ -67,8 +68,7 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
     import dataclasses
     from pathlib import Path
 
-    from ..errors import LabError
-    from ..fetch.resolve import DEVICES, MATH_LIBS, LibraryRequest
+    from ..fetch.request import parse_request
     from ..settings import LabSettings
 
     settings = LabSettings.from_context(c)
@@ -89,24 +89,9 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
             return
         emit(result, json_, _render_wheel_result)
         return
-    flags = [d for d, on in (("cpu", cpu), ("gpu", gpu), ("jetson", jetson)) if on]
-    if device:
-        flags.append(device)
-    if len(set(flags)) > 1:
-        raise LabError(f"conflicting device flags: {', '.join(sorted(set(flags)))}",
-                       hint="give one of --cpu, --gpu, --jetson (or --device)")
-    chosen = flags[0] if flags else None
-    if chosen and chosen not in DEVICES:
-        raise LabError(f"unknown device {chosen!r}", hint="use cpu, gpu or jetson")
-    if math and math not in MATH_LIBS:
-        raise LabError(f"unknown math library {math!r}", hint="use mkl or openblas")
-    if chosen == "cpu" and (cuda or cudnn or trt):
-        raise LabError("--cpu contradicts --cuda/--cudnn/--trt",
-                       hint="drop --cpu, or drop the GPU versions")
-    req = LibraryRequest(paddle=paddle, cuda=cuda, cudnn=cudnn, trt=trt, gcc=gcc,
-                         device=chosen, math=math, no_avx=no_avx,
-                         include_removed=include_removed,
-                         preferred_paddle=None if paddle else settings.paddle_version)
+    req = parse_request(dict(paddle=paddle, cuda=cuda, cudnn=cudnn, trt=trt, gcc=gcc, cpu=cpu,
+                             gpu=gpu, jetson=jetson, device=device, math=math, no_avx=no_avx,
+                             include_removed=include_removed), settings)
     if list_:
         from ..fetch.resolve import apply_auto
         from ..fetch.run import LibraryList, list_libraries

@@ -68,9 +68,9 @@ def _render_lock(con, result) -> None:
 
 @lab_task(help={
     "out": "where to write the lock (default: lab.lock_file, lab.lock.toml)",
-    "json": "print the lock as JSON instead of a summary",
+    **flags.help_for(json_=" (the whole lock instead of a summary)"),
 })
-def lock(c, out=None, json=False):
+def lock(c, out=None, json_=False):
     """Pin everything this lab's results depend on in lab.lock.toml.
 
     Records the tool version and git commit; Python and the installed versions of
@@ -88,9 +88,9 @@ def lock(c, out=None, json=False):
     from toolchain.settings import LabSettings
 
     settings = LabSettings.from_context(c)
-    with _hash_progress(settings, not json) as on_bytes:
+    with _hash_progress(settings, not json_) as on_bytes:
         result = write_lock(settings, Path(out) if out else None, on_bytes=on_bytes)
-    emit(result, json, _render_lock)
+    emit(result, json_, _render_lock)
 
 
 def _render_verify(con, result, show_all: bool = False) -> None:
@@ -130,12 +130,12 @@ def _render_verify(con, result, show_all: bool = False) -> None:
 
 @lab_task(help={
     "lock": "the lock file to compare with (default: lab.lock_file)",
-    "json": "print the comparison as JSON",
+    **flags.help_for(json_=" (the comparison)"),
     "strict": "make every difference matter, also those lab.verify.warn lists",
-    "all": "list every compared item, also those that match (default: only the "
+    "all_": "list every compared item, also those that match (default: only the "
            "differences and a count of the matches; --json always has every item)",
 })
-def verify(c, lock=None, json=False, strict=False, all_=False):
+def verify(c, lock=None, json_=False, strict=False, all_=False):
     """Compare this machine with a lock file: each item ok / different / missing.
 
     Collects the same items as `invoke lock` and prints what differs: per item, what
@@ -152,10 +152,10 @@ def verify(c, lock=None, json=False, strict=False, all_=False):
     from toolchain.verify import verify_lock
 
     settings = LabSettings.from_context(c)
-    with _hash_progress(settings, not json) as on_bytes:
+    with _hash_progress(settings, not json_) as on_bytes:
         result = verify_lock(settings, Path(lock) if lock else None, strict=strict,
                              on_bytes=on_bytes)
-    emit(result, json, lambda con, r: _render_verify(con, r, show_all=all_))
+    emit(result, json_, lambda con, r: _render_verify(con, r, show_all=all_))
     if not result.ok:
         shown = ", ".join(result.failing[:5]) + (" …" if len(result.failing) > 5 else "")
         raise LabError(f"this machine differs from the lock in {len(result.failing)} "
@@ -214,11 +214,11 @@ def _render_lab(con, run) -> None:
                "timed out (default: the host's `timeout`, else lab.lab.timeout)",
     "parallel": "run all hosts at once, one thread each (the default, lab.lab.parallel)",
     "serial": "run the hosts one after another",
-    "dry_run": "print the ssh command each host would run, as a shell script, and stop",
-    "json": "print the whole run (every host's JSON, the differences) as JSON",
+    **flags.help_for(dry_run=" (the ssh command each host would run)",
+                     json_=" (the whole run: every host's JSON, the differences)"),
 }, numbers={"timeout": flags.SECONDS})
-def lab(c, hosts="", task="doctor", args="", timeout=None, parallel=False, serial=False,
-        dry_run=False, json=False):
+def lab(c, hosts=None, task="doctor", args=None, timeout=None, parallel=False, serial=False,
+        dry_run=False, json_=False):
     """Run one lab task on many hosts over SSH (Fabric) and show where they differ.
 
     Each host runs `invoke TASK --json` in its project checkout with the environment
@@ -241,7 +241,7 @@ def lab(c, hosts="", task="doctor", args="", timeout=None, parallel=False, seria
         raise LabError("--parallel and --serial exclude each other", hint="pick one")
     settings = LabSettings.from_context(c)
     names = [h for h in hosts.split(",") if h.strip()] if hosts else \
-        list(settings.section("hosts"))
+        list(settings.hosts)
     if not names:
         raise LabError("no hosts given and none configured",
                        hint="pass --hosts user@host:port,... or add entries under lab.hosts "
@@ -257,13 +257,13 @@ def lab(c, hosts="", task="doctor", args="", timeout=None, parallel=False, seria
         return
 
     def on_done(o):
-        if not json:
+        if not json_:
             from rich.console import Console
             Console(stderr=True, highlight=False).print(
                 f"  {o.name}: {o.status} ({o.elapsed_s:.1f}s)")
 
     run = run_lab(settings, names, task, extra, seconds, mode, on_done=on_done)
-    emit(run, json, _render_lab)
+    emit(run, json_, _render_lab)
     if not run.ok:
         bad = [f"{o.name} ({o.status})" for o in run.hosts if o.status != "ok"]
         raise LabError(f"{len(bad)} of {len(run.hosts)} hosts did not finish ok: "

@@ -47,7 +47,7 @@ def _render_export(con, r) -> None:
 
 
 @lab_task(help={
-    "list": "List the known models (the default when --export is not given).",
+    "list_": "List the known models (the default when --export is not given).",
     "export": "Export this model (a name from --list) as FP32 inference models: legacy "
               "(.pdmodel) in <work_dir>/models/NAME/fp32/ and PIR (.json) in .../fp32/pir/.",
     "out": "Export to this directory instead of <work_dir>/models/NAME/fp32.",
@@ -56,10 +56,10 @@ def _render_export(con, r) -> None:
     "val_data": "Trained models: held-out dataset scored after training "
                 "(default <work_dir>/data/val.bin when it exists).",
     "dry_run": "With --export: print the worker commands as a shell script, do nothing.",
-    "json": "Print the result as JSON.",
+    "json_": "Print the result as JSON.",
 })
-def models(c, list=False, export="", out="", formats="legacy,pir", train_data="", val_data="",
-           dry_run=False, json=False):
+def models(c, list_=False, export="", out="", formats="legacy,pir", train_data="", val_data="",
+           dry_run=False, json_=False):
     """List the model zoo, or export one model as FP32 inference models in both formats.
 
     small_cnn is trained here (seeded, under a minute on 2 cores) on the sample
@@ -89,11 +89,11 @@ def models(c, list=False, export="", out="", formats="legacy,pir", train_data=""
         result = export_model(settings, export, Path(out) if out else None, formats=fmts,
                               train_data=Path(train_data) if train_data else None,
                               val_data=Path(val_data) if val_data else None,
-                              progress=not json)
-        emit(result, json, _render_export)
+                              progress=not json_)
+        emit(result, json_, _render_export)
         return
     result = ModelList(default=default_model_name(settings),
                        models=[m.to_dict() | {"raw": None} for m in list_models()])
     for m in result.models:
         m.pop("raw", None)
-    emit(result, json, _render_list)
+    emit(result, json_, _render_list)

@@ -27,10 +27,10 @@ def _render(con, r) -> None:
     "batch_size": "Calibration batch size (default lab.quantize.batch_size, 10).",
     "batch_nums": "Calibration batches (default lab.quantize.batch_nums, 10).",
     "dry_run": "Print the worker command as a shell script and do nothing.",
-    "json": "Print the result as JSON.",
+    "json_": "Print the result as JSON.",
 }, numbers={"batch_size": flags.BATCH_SIZE, "batch_nums": flags.BATCH_NUMS})
 def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None, batch_nums=None,
-             dry_run=False, json=False):
+             dry_run=False, json_=False):
     """Quantize an FP32 model to INT8 with Paddle's PostTrainingQuantization.
 
     Calibrates on preprocessed images and writes a legacy-format model with
@@ -51,17 +51,17 @@ def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None
     from ..quantize import quantize_model, quantize_script
 
     settings = LabSettings.from_context(c)
-    qs = settings.section("quantize")
+    qs = settings.quantize
     args = dict(settings=settings,
                 model_dir=Path(model_dir) if model_dir else default_model_dir(settings, "fp32"),
                 calib_data=Path(calib_data) if calib_data else default_data_file(settings,
                                                                                  "train"),
                 output=Path(output) if output else None,
-                algo=algo or str(qs.get("algo", "KL")),
-                batch_size=int(qs.get("batch_size", 10)) if batch_size is None else batch_size,
-                batch_nums=int(qs.get("batch_nums", 10)) if batch_nums is None else batch_nums)
+                algo=algo or qs.algo,
+                batch_size=qs.batch_size if batch_size is None else batch_size,
+                batch_nums=qs.batch_nums if batch_nums is None else batch_nums)
     if dry_run:
         print(quantize_script(**args), end="")
         return
-    result = quantize_model(**args, progress=not json)
-    emit(result, json, _render)
+    result = quantize_model(**args, progress=not json_)
+    emit(result, json_, _render)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from .. import flags
 from ..cli import lab_task
 
 HELP = {
     "out": "folder for the bench files (default <results_dir>/<UTC timestamp>)",
-    "skip-cpp": "do not build the C++ demo even where a Paddle Inference library is "
+    "skip_cpp": "do not build the C++ demo even where a Paddle Inference library is "
                 "installed (bench with the python runner)",
     "models": "comma list of zoo models (default lab.quickstart.models: small_cnn,"
               "mobilenet_v1,mobilenet_v2,resnet50)",
-    "json": "print the result as JSON",
+    **flags.help_for("json_"),
 }
 
 
 @lab_task(help=HELP, auto_shortflags=False)
-def quickstart(c, out=None, skip_cpp=False, models=None, json=False):
+def quickstart(c, out=None, skip_cpp=False, models=None, json_=False):
     """Doctor, sample data, models, INT8, (C++ demo), bench: the FP32-vs-INT8 table.
 
     Offline, on the CPU of this machine unless a GPU stack is installed:
@@ -44,13 +45,13 @@ def quickstart(c, out=None, skip_cpp=False, models=None, json=False):
     from ..settings import LabSettings
 
     settings = LabSettings.from_context(c)
-    if json:
+    if json_:
         result = run_quickstart(settings, out=out, skip_cpp=skip_cpp, models=models)
     else:
         with StatusLine() as status:
             result = run_quickstart(settings, out=out, skip_cpp=skip_cpp, models=models,
                                     say=status)
-    emit(result, json, _render)
+    emit(result, json_, _render)
     if not result.passed:
         raise Exit(code=1)
 

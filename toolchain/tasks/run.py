@@ -7,39 +7,23 @@ from ..cli import emit, lab_task
 from ..errors import LabError
 from ..settings import LabSettings
 
-_COMMON = {
-    "int8": "INT8 (a quantized model; default dir <work_dir>/models/<default>/int8).",
-    "fp16": "FP16 (GPU / TensorRT only).",
-    "fp32": "FP32 (the default precision; default dir <work_dir>/models/<default>/fp32).",
-    "model_dir": "Model directory (model.pdmodel|model.json + model.pdiparams); default: the "
-                 "lab.models.default model that quickstart / `invoke models` made.",
-    "batch_size": "Images per batch (default lab.run.batch_size, 1).",
-    "threads": "CPU math-library threads (default lab.run.threads, 0).",
-    "device": "auto (GPU when there is one), cpu or gpu (default lab.run.device).",
-    "runner": "auto (the C++ demo when it is built for the current library, else Python), "
-              "cpp or python (default lab.run.runner).",
-    "json": "Print the RunResult as JSON.",
-}
+_COMMON = flags.help_for(
+    "int8", "fp16", "fp32", "model_dir", "runner", "json_",
+    batch_size="images per batch (default lab.run.batch_size, 1)",
+    threads="CPU math-library threads (default lab.run.threads, 0)",
+    device="auto (GPU when there is one), cpu or gpu (default lab.run.device)")
 _NUMBERS = {"batch_size": flags.BATCH_SIZE, "threads": flags.RUN_THREADS}
 
 
-def precision_of(int8: bool, fp16: bool, fp32: bool) -> str:
-    chosen = [name for name, on in (("int8", int8), ("fp16", fp16), ("fp32", fp32)) if on]
-    if len(chosen) > 1:
-        raise LabError(f"pick one precision, got {' and '.join('--' + c for c in chosen)}")
-    return chosen[0] if chosen else "fp32"
-
-
-def _defaults(c, model_dir: str, precision: str, device: str, runner: str):
+def _defaults(c, model_dir: str | None, precision: str, device: str | None,
+              runner: str | None):
     from pathlib import Path
 
     from ..models.zoo import default_model_dir
-    from ..runners import run_settings
-
     settings = LabSettings.from_context(c)
-    rs = run_settings(settings)
+    rs = settings.run
     mdir = Path(model_dir) if model_dir else default_model_dir(settings, precision)
-    return settings, rs, mdir, device or str(rs["device"]), runner or str(rs["runner"])
+    return settings, rs, mdir, device or rs.device, runner or rs.runner
 
 
 def _default_data(settings, rs):
@@ -47,7 +31,7 @@ def _default_data(settings, rs):
 
     from ..models.zoo import default_data_file
 
-    return Path(str(rs["data_file"])) if rs.get("data_file") else default_data_file(settings)
+    return Path(rs.data_file) if rs.data_file else default_data_file(settings)
 
 
 def _note_batch(result, note: str | None, as_json: bool) -> None:
@@ -107,14 +91,14 @@ def render_accuracy(con, r) -> None:
 
 @lab_task(help={
     **_COMMON,
-    "data_file": "Dataset (bin file or slim-dir): the timed batch is its first images and the "
+    "data_file": "dataset (bin file or slim-dir): the timed batch is its first images and the "
                  "first image's prediction is shown (default <work_dir>/data/val.bin when it "
-                 "exists, else seeded random input).",
-    "warmup": "Untimed runs before timing (default lab.run.warmup, 10).",
-    "repeats": "Timed runs (default lab.run.repeats, 100).",
+                 "exists, else seeded random input)",
+    "warmup": "untimed runs before timing (default lab.run.warmup, 10)",
+    "repeats": "timed runs (default lab.run.repeats, 100)",
 }, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS})
-def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch_size=None,
-        warmup=None, repeats=None, threads=None, device="", runner="", json=False):
+def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, batch_size=None,
+        warmup=None, repeats=None, threads=None, device=None, runner=None, json_=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
@@ -132,7 +116,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
 
     from ..runners import batch_note, run_latency
 
-    precision = precision_of(int8, fp16, fp32)
+    precision = flags.precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
     if data_file:
         data = Path(data_file)
@@ -140,21 +124,21 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
         data = _default_data(settings, rs)
         data = data if data.exists() else None
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
-                         batch_size=int(rs["batch_size"]) if batch_size is None else batch_size,
+                         batch_size=rs.batch_size if batch_size is None else batch_size,
                          warmup=warmup, repeats=repeats, threads=threads, data_file=data,
-                         progress=not json)
-    _note_batch(result, batch_note(data, result.batch_size), json)
-    emit(result, json, render_latency)
+                         progress=not json_)
+    _note_batch(result, batch_note(data, result.batch_size), json_)
+    emit(result, json_, render_latency)
 
 
 @lab_task(name="test-acc", help={
     **_COMMON,
-    "data_file": "Dataset to score (bin file or slim-dir with a matching <file>.json sidecar "
-                 "from `invoke preprocess`; default <work_dir>/data/val.bin).",
-    "limit": "Score only the first N images (default all).",
+    "data_file": "dataset to score (bin file or slim-dir with a matching <file>.json sidecar "
+                 "from `invoke preprocess`; default <work_dir>/data/val.bin)",
+    "limit": "score only the first N images (default all)",
 }, numbers={**_NUMBERS, "limit": flags.LIMIT})
-def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", limit=None,
-             batch_size=None, threads=None, device="", runner="", json=False):
+def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, limit=None,
+             batch_size=None, threads=None, device=None, runner=None, json_=False):
     """Top-1/top-5 accuracy of one model on a preprocessed dataset, with a progress bar.
 
     The dataset's sidecar (written by `invoke preprocess`) must match the file
@@ -170,7 +154,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", 
 
     from ..runners import batch_note, run_accuracy
 
-    precision = precision_of(int8, fp16, fp32)
+    precision = flags.precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
     data = Path(data_file) if data_file else _default_data(settings, rs)
     if not data.exists():
@@ -179,6 +163,6 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", 
                             "(quickstart does both), or pass --data-file")
     result = run_accuracy(settings, mdir, data, precision, device=device, runner=runner,
                           batch_size=batch_size, limit=limit, threads=threads,
-                          progress=not json)
-    _note_batch(result, batch_note(data, result.batch_size, limit, kind="accuracy"), json)
-    emit(result, json, render_accuracy)
+                          progress=not json_)
+    _note_batch(result, batch_note(data, result.batch_size, limit, kind="accuracy"), json_)
+    emit(result, json_, render_accuracy)
