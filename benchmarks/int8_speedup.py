@@ -49,7 +49,7 @@ def ensure_data(settings: LabSettings) -> tuple[Path, Path]:
         log("making sample data ...")
         write_sample_dataset(data / "sample")
         for split, out in (("train", train), ("val", val)):
-            preprocess_dataset(data / "sample", f"{split}_list.txt", out, progress=False)
+            preprocess_dataset(data / "sample", f"{split}_list.txt", out)
     return train, val
 
 

@@ -5,7 +5,8 @@ One run on this machine, side by side on the same images:
      500x375, some grayscale and CMYK) from the two real photos that ship in the
      scikit-learn wheel, with random crops, scales and JPEG qualities;
   2. run a single-process transcription of Paddle's
-     full_ILSVRC2012_val_preprocess.py (local mode) on them;
+     full_ILSVRC2012_val_preprocess.py (local mode, toolchain/data/reference.py)
+     on them;
   3. run toolchain.data.preprocess.preprocess_dataset (default jobs = cores)
      on them;
   4. compare the outputs byte for byte (the reference's file against ours) and
@@ -73,59 +74,20 @@ def generate(dest: Path, count: int, seed: int = 7) -> Path:
     return dest
 
 
-# -- the reference, transcribed (Paddle full_ILSVRC2012_val_preprocess.py, --local) --
-
 def reference_main(data_dir: str, output: str) -> None:
-    import numpy as np
-    from PIL import Image
+    """Paddle's full_ILSVRC2012_val_preprocess.py (--local), as transcribed once in
+    toolchain/data/reference.py."""
+    sys.path.insert(0, str(ROOT))
+    from toolchain.data.reference import reference_bin
 
-    img_mean = np.array([0.485, 0.456, 0.406]).reshape((3, 1, 1))
-    img_std = np.array([0.229, 0.224, 0.225]).reshape((3, 1, 1))
-
-    def resize_short(img, target_size):
-        percent = float(target_size) / min(img.size[0], img.size[1])
-        resized_width = int(round(img.size[0] * percent))
-        resized_height = int(round(img.size[1] * percent))
-        return img.resize((resized_width, resized_height), Image.LANCZOS)
-
-    def crop_image(img, target_size):
-        width, height = img.size
-        w_start = (width - target_size) // 2
-        h_start = (height - target_size) // 2
-        return img.crop((w_start, h_start, w_start + target_size, h_start + target_size))
-
-    def process_image(img):
-        img = resize_short(img, 256)
-        img = crop_image(img, 224)
-        if img.mode != "RGB":
-            img = img.convert("RGB")
-        img = np.array(img).astype("float32").transpose((2, 0, 1)) / 255
-        img -= img_mean
-        img /= img_std
-        return img
-
-    with open(os.path.join(data_dir, "val_list.txt")) as flist:
-        lines = [line.strip() for line in flist]
-    num_images = len(lines)
-    with open(output, "w+b") as of:
-        of.write(np.array(int(num_images)).astype("int64").tobytes())
-        for idx, line in enumerate(lines):
-            img_path, label = line.split()
-            img_path = os.path.join(data_dir, img_path)
-            if not os.path.exists(img_path):
-                continue
-            img = process_image(Image.open(img_path))
-            of.seek(8 + 4 * 224 * 224 * 3 * idx)
-            of.write(np.array(img).astype("float32").tobytes())
-            of.seek(8 + 4 * 224 * 224 * 3 * num_images + idx * 8)
-            of.write(np.array(int(label)).astype("int64").tobytes())
+    reference_bin(data_dir, os.path.join(data_dir, "val_list.txt"), output)
 
 
 def ours_main(data_dir: str, output: str) -> None:
     sys.path.insert(0, str(ROOT))
     from toolchain.data.preprocess import preprocess_dataset
 
-    preprocess_dataset(data_dir, None, output, progress=False)
+    preprocess_dataset(data_dir, None, output)
 
 
 # -- measuring -------------------------------------------------------------------

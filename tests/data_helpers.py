@@ -1,8 +1,6 @@
-"""Helpers for the data tests: an independent reference and real test images.
+"""Helpers for the data tests: real test images of every mode, a read-only directory.
 
-`reference_bin` is a plain transcription of Paddle's
-full_ILSVRC2012_val_preprocess.py (local mode): single process, numpy/Pillow
-only, no code shared with toolchain.data.
+The reference the pipeline is checked against is toolchain/data/reference.py.
 """
 
 from __future__ import annotations
@@ -15,45 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-IMG_MEAN = np.array([0.485, 0.456, 0.406]).reshape((3, 1, 1))
-IMG_STD = np.array([0.229, 0.224, 0.225]).reshape((3, 1, 1))
-
-
-def reference_process_image(img):
-    percent = float(256) / min(img.size[0], img.size[1])
-    resized_width = int(round(img.size[0] * percent))
-    resized_height = int(round(img.size[1] * percent))
-    img = img.resize((resized_width, resized_height), Image.LANCZOS)
-    width, height = img.size
-    w_start = (width - 224) // 2
-    h_start = (height - 224) // 2
-    img = img.crop((w_start, h_start, w_start + 224, h_start + 224))
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    img = np.array(img).astype("float32").transpose((2, 0, 1)) / 255
-    img -= IMG_MEAN
-    img /= IMG_STD
-    return img
-
-
-def reference_bin(data_dir: Path, label_list: Path, output: Path) -> None:
-    """The reference script's --local conversion (a missing image stays zero-filled)."""
-    with open(label_list) as flist:
-        lines = [line.strip() for line in flist]
-    num_images = len(lines)
-    with open(output, "w+b") as of:
-        of.write(np.array(int(num_images)).astype("int64").tobytes())
-        for idx, line in enumerate(lines):
-            img_path, label = line.split()
-            img_path = os.path.join(data_dir, img_path)
-            if not os.path.exists(img_path):
-                continue
-            np_img = np.array(reference_process_image(Image.open(img_path)))
-            of.seek(8 + 4 * 224 * 224 * 3 * idx)
-            of.write(np_img.astype("float32").tobytes())
-            of.seek(8 + 4 * 224 * 224 * 3 * num_images + idx * 8)
-            of.write(np.array(int(label)).astype("int64").tobytes())
 
 
 def photo(width: int, height: int, seed: int) -> Image.Image:

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 import pytest
 
-from toolchain.data.binfmt import (DatasetReader, IMAGE_BYTES, bin_size, convert_dataset,
-                                   write_bin, write_slim_dir)
+from toolchain.data.binfmt import DatasetReader, IMAGE_BYTES, bin_size, write_bin, write_slim_dir
+from toolchain.data.convert import convert_dataset
 from toolchain.data.sidecar import (build_sidecar, dataset_digest, verify_sidecar,
                                     write_sidecar)
 from toolchain.errors import LabError

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from data_helpers import make_image_set, read_only_dir, reference_bin
+from data_helpers import make_image_set, read_only_dir
 from toolchain.data.binfmt import DatasetReader
+from toolchain.data.reference import reference_bin
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import numpy as np
 import PIL
 import pytest
 
-from data_helpers import (IMAGE_KINDS, make_image_set, reference_bin,
-                          reference_process_image)
+from data_helpers import IMAGE_KINDS, make_image_set
 from toolchain.data import preprocess as pp
 from toolchain.data.binfmt import DatasetReader, IMAGE_BYTES, bin_size
 from toolchain.data.preprocess import normalize_lut, preprocess_dataset
+from toolchain.data.reference import reference_bin, reference_process_image
 from toolchain.data.sidecar import verify_sidecar
 from toolchain.errors import LabError
 
@@ -50,26 +50,23 @@ def test_each_mode_matches_reference(image_set, name):
 def test_whole_file_byte_identical(image_set, tmp_path):
     ref = tmp_path / "reference.bin"
     reference_bin(image_set, image_set / "val_list.txt", ref)
-    result = preprocess_dataset(image_set, None, tmp_path / "ours.bin", jobs=2, progress=False)
+    result = preprocess_dataset(image_set, None, tmp_path / "ours.bin", jobs=2)
     assert result.count == 2 * len(IMAGE_KINDS)
     assert (tmp_path / "ours.bin").read_bytes() == ref.read_bytes()
 
 
 def test_parallel_equals_single_process(image_set, tmp_path):
     for fmt in ("bin", "slim-dir"):
-        one = preprocess_dataset(image_set, None, tmp_path / f"one-{fmt}", fmt=fmt, jobs=1,
-                                 progress=False)
-        two = preprocess_dataset(image_set, None, tmp_path / f"two-{fmt}", fmt=fmt, jobs=2,
-                                 progress=False)
-        three = preprocess_dataset(image_set, None, tmp_path / f"three-{fmt}", fmt=fmt, jobs=3,
-                                   progress=False)
+        one = preprocess_dataset(image_set, None, tmp_path / f"one-{fmt}", fmt=fmt, jobs=1)
+        two = preprocess_dataset(image_set, None, tmp_path / f"two-{fmt}", fmt=fmt, jobs=2)
+        three = preprocess_dataset(image_set, None, tmp_path / f"three-{fmt}", fmt=fmt, jobs=3)
         assert one.sha256 == two.sha256 == three.sha256
     assert (tmp_path / "one-bin").read_bytes() == (tmp_path / "two-bin").read_bytes()
 
 
 def test_slim_dir_records_match_bin(image_set, tmp_path):
-    preprocess_dataset(image_set, None, tmp_path / "d.bin", progress=False)
-    preprocess_dataset(image_set, None, tmp_path / "slim", fmt="slim-dir", progress=False)
+    preprocess_dataset(image_set, None, tmp_path / "d.bin")
+    preprocess_dataset(image_set, None, tmp_path / "slim", fmt="slim-dir")
     raw = (tmp_path / "d.bin").read_bytes()
     n = struct.unpack("<q", raw[:8])[0]
     labels = np.frombuffer(raw[8 + n * IMAGE_BYTES:], dtype="<i8")
@@ -82,7 +79,7 @@ def test_slim_dir_records_match_bin(image_set, tmp_path):
 
 def test_sidecar_describes_output(image_set, tmp_path):
     out = tmp_path / "val.bin"
-    result = preprocess_dataset(image_set, None, out, jobs=2, limit=5, progress=False)
+    result = preprocess_dataset(image_set, None, out, jobs=2, limit=5)
     side = json.loads((tmp_path / "val.bin.json").read_text())
     assert side["count"] == 5 == result.count
     assert side["shape"] == [3, 224, 224]
@@ -118,12 +115,11 @@ def test_skip_bad_leaves_out_and_compacts(image_set, tmp_path, fmt):
     mixed = lines[:3] + ["bad/corrupt.jpg 5"] + lines[3:6] + ["bad/truncated.jpg 6"] + lines[6:8]
     (root / "val_list.txt").write_text("\n".join(mixed) + "\n")
     with pytest.raises(LabError) as err:
-        preprocess_dataset(root, None, tmp_path / "x", fmt=fmt, progress=False)
+        preprocess_dataset(root, None, tmp_path / "x", fmt=fmt)
     assert "line 4" in err.value.message and "corrupt.jpg" in err.value.where
     assert not any(p.name.startswith(".x") or p.name == "x" for p in tmp_path.iterdir())
 
-    result = preprocess_dataset(root, None, tmp_path / "out", fmt=fmt, jobs=2, skip_bad=True,
-                                progress=False)
+    result = preprocess_dataset(root, None, tmp_path / "out", fmt=fmt, jobs=2, skip_bad=True)
     assert result.count == 8
     assert [b["line"] for b in result.skipped_bad] == [4, 8]
     good = _subset_list(image_set, list(range(8)), "good_list.txt")
@@ -142,8 +138,7 @@ def test_skip_missing_shrinks_never_zero_fills(image_set, tmp_path):
     lines = (image_set / "val_list.txt").read_text().splitlines()
     (root / "val_list.txt").write_text("\n".join(lines[:2] + ["val/gone.jpg 3"] + lines[2:4])
                                        + "\n")
-    result = preprocess_dataset(root, None, tmp_path / "o.bin", skip_missing=True,
-                                progress=False)
+    result = preprocess_dataset(root, None, tmp_path / "o.bin", skip_missing=True)
     assert result.count == 4 and result.skipped_missing == [{"line": 3, "path": "val/gone.jpg"}]
     with DatasetReader(tmp_path / "o.bin") as r:
         imgs = r.images(0, 4)
@@ -153,7 +148,7 @@ def test_skip_missing_shrinks_never_zero_fills(image_set, tmp_path):
 def test_too_small_after_resize_is_guarded(image_set, tmp_path, monkeypatch):
     monkeypatch.setattr(pp, "RESIZE_SHORT", 200)
     with pytest.raises(LabError) as err:
-        preprocess_dataset(image_set, None, tmp_path / "o.bin", jobs=1, progress=False)
+        preprocess_dataset(image_set, None, tmp_path / "o.bin", jobs=1)
     assert "line 1" in err.value.message and "smaller than the 224 crop" in err.value.message
     assert "000_rgb.jpg" in err.value.where
     assert list(tmp_path.iterdir()) == []

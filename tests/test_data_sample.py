@@ -65,7 +65,7 @@ def test_refuses_foreign_directory_and_bad_n(tmp_path):
 def test_classes_are_learnable_on_held_out_images(sample, tmp_path):
     """A linear classifier on preprocessed, downsampled pixels beats chance by far."""
     def features(path):
-        preprocess_dataset(sample.out_dir, path, tmp_path / path.stem, progress=False)
+        preprocess_dataset(sample.out_dir, path, tmp_path / path.stem)
         with DatasetReader(tmp_path / path.stem) as r:
             x = r.images(0, r.count).reshape(r.count, 3, 28, 8, 28, 8).mean(axis=(1, 3, 5))
             return x.reshape(r.count, -1), r.labels

@@ -79,7 +79,7 @@ def dataset(tmp_path_factory):
         lines.append(f"{i}.jpg {i}\n")
     (root / "img" / "val_list.txt").write_text("".join(lines))
     out = root / "val.bin"
-    preprocess_dataset(root / "img", None, out, jobs=1, progress=False)
+    preprocess_dataset(root / "img", None, out, jobs=1)
     return out
 
 

@@ -208,7 +208,7 @@ def _sample_data(p: Pipeline, q: QuickstartRequest) -> dict:
     out = sample_dir(p.settings.work_dir)
 
     def action():
-        res = write_sample_dataset(out, q.samples, progress=False)
+        res = write_sample_dataset(out, q.samples)
         return (f"{res.count} images ({res.train_count} train, {res.val_count} val) from "
                 f"{res.source_package} {res.source_version}", {"count": res.count})
     inputs = {"n": q.samples, "code": code_digest("toolchain.data.sample")}
@@ -223,7 +223,7 @@ def _preprocess(p: Pipeline, split: str, sample_stamp: dict) -> dict:
 
     def action():
         res = preprocess_dataset(sample_dir, sample_dir / f"{split}_list.txt", output,
-                                 fmt="bin", progress=False)
+                                 fmt="bin")
         return f"{res.count} images -> {output.name} ({res.images_per_s:.0f} images/s)"
     inputs = {"images": sample_stamp["digests"]["images"],
               "code": code_digest("toolchain.data.preprocess", "toolchain.data.binfmt")}

@@ -8,11 +8,12 @@ steps map each (channel, uint8 value) to one float32, so they are done with a
 3x256 lookup table computed by those very numpy operations: same bytes, a
 fraction of the work.
 
-The pipeline: the label list is parsed and every image path checked before any
-work; the output is preallocated under a temporary name beside the target;
-worker processes decode, transform and `os.pwrite` each image straight into its
-slot (the parent only counts), so memory stays flat and the parent does not
-copy 600 KB per image. The result is verified, hashed, given a sidecar, and
+The pipeline is planned, then executed. `plan_preprocess` parses the label
+list and checks every image path and the output before any work (it writes
+nothing; `--dry-run` shows its plan). `execute` preallocates the output under
+a temporary name beside the target; worker processes decode, transform and
+write each image straight into its slot (the parent only counts), so memory
+stays flat and the parent does not copy 600 KB per image. The result is verified, hashed, given a sidecar, and
 renamed into place. Any failure removes the temporary output.
 """
 
@@ -20,16 +21,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LabError
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
-from . import binfmt
+from .binfmt import DatasetReader
+from .formats import FORMATS, DatasetFormat, format_named
 from .labels import LabelEntry, read_label_list
+from .sidecar import build_sidecar, dataset_digest, sidecar_path, write_sidecar
+from .staging import remove_path, stage_output
 
 RESIZE_SHORT = 256
 CROP = 224
@@ -158,27 +162,16 @@ def _worker_init(fmt: str, target: str, in_worker: bool = True,
         if parent_pid is not None:
             die_with_parent(parent_pid)
     _W.clear()
-    _W["fmt"] = fmt
     _W["lut"] = normalize_lut()
     _W["out"] = np.empty((3, CROP, CROP), dtype=np.float32)
-    if fmt == "bin":
-        _W["fd"] = os.open(target, os.O_WRONLY)
-    else:
-        _W["dir"] = target
+    _W["writer"] = FORMATS[fmt].open_writer(Path(target))
 
 
 def _worker_close() -> None:
-    fd = _W.pop("fd", None)
-    if fd is not None:
-        os.close(fd)
+    writer = _W.pop("writer", None)
+    if writer is not None:
+        writer.close()
     _W.clear()
-
-
-def _pwrite_all(fd: int, data, offset: int) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 def _worker_chunk(chunk: list[tuple[int, str, int]]) -> list[tuple[int, str, str]]:
@@ -196,41 +189,13 @@ def _worker_chunk(chunk: list[tuple[int, str, int]]) -> list[tuple[int, str, str
             failures.append((slot, "bad", f"{type(err).__name__}: {err}"))
             continue
         try:
-            if _W["fmt"] == "bin":
-                _pwrite_all(_W["fd"], out, binfmt.image_offset(slot))
-            else:
-                with open(os.path.join(_W["dir"], binfmt.slim_name(slot)), "wb") as f:
-                    f.write(memoryview(out).cast("B"))
-                    f.write(struct.pack("<i", label))
+            _W["writer"].write(slot, out, label)
         except OSError as err:
             failures.append((slot, "write", f"{err.strerror or err}"))
     return failures
 
 
-# -- result ------------------------------------------------------------------
-
-@dataclass
-class PreprocessResult(JsonResult):
-    output: Path
-    format: str
-    count: int
-    listed: int
-    label_list: Path
-    data_dir: Path
-    sidecar: Path
-    sha256: str
-    size_bytes: int
-    label_min: int | None
-    label_max: int | None
-    jobs: int
-    seconds: float
-    images_per_s: float
-    skipped_missing: list[dict] = field(default_factory=list)
-    skipped_bad: list[dict] = field(default_factory=list)
-    pillow: str = ""
-
-
-# -- parent side ---------------------------------------------------------------
+# -- plan ----------------------------------------------------------------------
 
 def default_jobs() -> int:
     try:
@@ -249,37 +214,12 @@ def resolve_label_list(data_dir: Path, label_list: Path | str | None) -> Path:
     return data_dir / p
 
 
-def _describe(entries: list[tuple[LabelEntry, str]], source: Path) -> str:
+def _describe(entries: list[tuple[LabelEntry, str]]) -> str:
     lines = [f"  line {e.line_no}: {e.rel_path}" + (f" ({msg})" if msg else "")
              for e, msg in entries[:SHOW_FIRST]]
     if len(entries) > SHOW_FIRST:
         lines.append(f"  ... and {len(entries) - SHOW_FIRST} more")
     return "\n".join(lines)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_partials(output: Path) -> None:
-    """Temporary outputs of runs that were killed (SIGKILL, power loss) are removed."""
-    try:
-        candidates = list(output.parent.glob(f".{output.name}.partial-*"))
-    except OSError:
-        return
-    for stale in candidates:
-        pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            try:
-                binfmt.remove_path(stale)
-            except OSError:
-                pass
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -327,252 +267,56 @@ def refuse_output_over_inputs(output: Path, data_dir: Path, list_path: Path,
                        hint=hint + "; or pass --allow-inside to write it there anyway")
 
 
-def _prepare_output(output: Path, fmt: str, need_bytes: int) -> Path:
-    """Check the output location and create the temporary output; LabError if unusable."""
-    if fmt == "bin" and output.is_dir():
-        raise LabError(f"--output {output} is a directory; a bin dataset is a file",
-                       where=str(output), hint="give a file name, or use --format slim-dir")
-    if fmt == "slim-dir" and output.exists() and not output.is_dir():
-        raise LabError(f"--output {output} is a file; a slim-dir dataset is a directory",
-                       where=str(output), hint="give a directory name, or use --format bin")
-    parent = output.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise LabError(f"cannot create the output directory {parent}: {err.strerror or err}",
-                       where=str(parent), hint="choose an --output in a writable directory") \
-            from None
-    tmp = binfmt.temp_sibling(output)
-    binfmt.remove_path(tmp)
-    _remove_stale_partials(output)
-    try:
-        if fmt == "bin":
-            with open(tmp, "xb") as f:
-                os.ftruncate(f.fileno(), need_bytes)
-        else:
-            tmp.mkdir()
-    except OSError as err:
-        binfmt.remove_path(tmp)
-        raise LabError(f"cannot write the output in {parent}: {err.strerror or err}",
-                       where=str(output),
-                       hint="the directory is read-only or not writable by you; choose an "
-                            "--output in a writable directory") from None
-    try:
-        free = shutil.disk_usage(parent).free
-    except OSError:
-        free = None
-    if free is not None and fmt == "slim-dir" and free < need_bytes:
-        binfmt.remove_path(tmp)
-        raise LabError(f"not enough disk space in {parent}: need {need_bytes / 1e9:.2f} GB, "
-                       f"{free / 1e9:.2f} GB free", where=str(parent),
-                       hint="free space or choose another --output")
-    if free is not None and fmt == "bin":
-        allocated = os.stat(tmp).st_blocks * 512
-        if free + allocated < need_bytes:
-            binfmt.remove_path(tmp)
-            raise LabError(f"not enough disk space in {parent}: need {need_bytes / 1e9:.2f} GB, "
-                           f"{free / 1e9:.2f} GB free", where=str(parent),
-                           hint="free space or choose another --output")
-    return tmp
+def _free_bytes(folder: Path) -> int | None:
+    """Free space where `folder` is or will be created (its nearest existing ancestor)."""
+    for place in (folder, *folder.parents):
+        if place.exists():
+            try:
+                return shutil.disk_usage(place).free
+            except OSError:
+                return None
+    return None
 
 
-class _Progress:
-    """rich progress bar on stderr: done/total, images/s, elapsed, ETA.
+@dataclass(frozen=True)
+class PreprocessPlan(JsonResult):
+    """What a preprocessing run will read, write and use; made before anything is written."""
 
-    Shown only on a terminal. `start()` is separate so that worker processes
-    are forked before rich's refresh thread exists.
-    """
+    data_dir: Path
+    label_list: Path
+    label_list_sha256: str
+    listed: int                         # entries in the label list
+    entries: tuple[LabelEntry, ...]     # the images to process, in output order
+    missing: tuple[LabelEntry, ...]     # listed but absent (left out with skip_missing)
+    output: Path
+    format: str
+    jobs: int                           # worker processes that will run
+    chunk_size: int                     # images per task sent to a worker
+    chunks: int
+    need_bytes: int                     # size of the output before any image is skipped
+    free_bytes: int | None              # free now where the output goes
+    limit: int | None = None
+    skip_missing: bool = False
+    skip_bad: bool = False
 
-    def __init__(self, total: int, enabled: bool, label: str = "preprocessing"):
-        self._p = None
-        self._total, self._label = total, label
-        self._enabled = enabled
+    @property
+    def layout(self) -> DatasetFormat:
+        return FORMATS[self.format]
 
-    def start(self) -> "_Progress":
-        if not self._enabled or self._p is not None:
-            return self
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
-        con = Console(stderr=True)
-        if not con.is_terminal:
-            return self
-        self._p = Progress(TextColumn(f"[bold]{self._label}"), BarColumn(),
-                           MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                           TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                           console=con, transient=False)
-        self._task = self._p.add_task(self._label, total=self._total, rate="")
-        self._start = time.perf_counter()
-        self._done = 0
-        self._p.start()
-        return self
-
-    def advance(self, n: int) -> None:
-        if self._p is None:
-            return
-        self._done += n
-        rate = self._done / max(1e-9, time.perf_counter() - self._start)
-        self._p.update(self._task, advance=n, rate=f"{rate:.0f} images/s")
-
-    def close(self) -> None:
-        self._enabled = False
-        if self._p is not None:
-            self._p.stop()
-            self._p = None
+    def image_path(self, entry: LabelEntry) -> Path:
+        return self.data_dir / entry.rel_path
 
 
-class _InOrderDigest:
-    """sha256 of the output, fed slot by slot as the in-order results arrive.
+def plan_preprocess(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
+                    fmt: str = "bin", jobs: int | None = None, limit: int | None = None,
+                    skip_missing: bool = False, skip_bad: bool = False,
+                    allow_inside: bool = False) -> PreprocessPlan:
+    """Check every input and decide the run; reads the label list and looks the images
+    up, writes nothing. LabError for anything that would make the run fail or harm
+    its inputs."""
+    import hashlib
 
-    Hashing while the workers still run uses the parent's share of the CPU
-    instead of a serial pass over the whole file at the end. Any skipped image
-    invalidates it (the file is compacted afterwards and hashed again).
-    """
-
-    def __init__(self, target: Path, fmt: str, count: int):
-        import hashlib
-
-        self.fmt, self.target, self.valid = fmt, target, True
-        self.h = hashlib.sha256()
-        self.size = 0
-        self.fd = os.open(target, os.O_RDONLY) if fmt == "bin" else None
-        if fmt == "bin":
-            self._update(struct.pack("<q", count))
-
-    def _update(self, data) -> None:
-        self.h.update(data)
-        self.size += len(data)
-
-    def add(self, chunk) -> None:
-        if not self.valid:
-            return
-        for slot, _path, _label in chunk:
-            if self.fmt == "bin":
-                self._update(os.pread(self.fd, binfmt.IMAGE_BYTES, binfmt.image_offset(slot)))
-            else:
-                with open(os.path.join(self.target, binfmt.slim_name(slot)), "rb") as f:
-                    self._update(f.read())
-
-    def finish(self, labels) -> tuple[str, int] | None:
-        import numpy as np
-
-        self.close()
-        if not self.valid:
-            return None
-        if self.fmt == "bin":
-            self._update(np.asarray(labels, dtype="<i8").tobytes())
-        return self.h.hexdigest(), self.size
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-def _run_pool(tasks, fmt: str, target: Path, jobs: int, bar: _Progress,
-              on_failure, digest: _InOrderDigest) -> None:
-    """Run every chunk, results in order; on_failure(slot, kind, msg) may raise to stop."""
-
-    def handle(chunk, failures) -> None:
-        for fail in failures:
-            on_failure(*fail)
-        if failures:
-            digest.valid = False
-        digest.add(chunk)
-        bar.advance(len(chunk))
-
-    if jobs == 1:
-        _worker_init(fmt, str(target), False)
-        bar.start()
-        try:
-            for chunk in tasks:
-                handle(chunk, _worker_chunk(chunk))
-        finally:
-            _worker_close()
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from PIL import Image  # noqa: F401  (imported once here, inherited by the forked workers)
-
-    # fork: workers start at once and share the parent's imported modules.
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
-                               initargs=(fmt, str(target), True, os.getpid()))
-    try:
-        results = pool.map(_worker_chunk, tasks)
-        bar.start()
-        for chunk, failures in zip(tasks, results):
-            handle(chunk, failures)
-    except BrokenProcessPool:
-        raise LabError("a worker process died (killed for memory, or crashed)",
-                       hint="retry with fewer --jobs; run with --debug for details") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _compact_bin(tmp: Path, keep: list[int]) -> None:
-    """Drop the slots of skipped images: move the kept records down, in order."""
-    fd = os.open(tmp, os.O_RDWR)
-    try:
-        for new, old in enumerate(keep):
-            if new != old:
-                data = os.pread(fd, binfmt.IMAGE_BYTES, binfmt.image_offset(old))
-                _pwrite_all(fd, data, binfmt.image_offset(new))
-        os.ftruncate(fd, binfmt.labels_offset(len(keep)))
-    finally:
-        os.close(fd)
-
-
-def _compact_slim(tmp: Path, keep: list[int]) -> None:
-    keep_set = set(keep)
-    for name in os.listdir(tmp):
-        idx = int(name.split(".")[0])
-        if idx not in keep_set:
-            os.unlink(tmp / name)
-    for new, old in enumerate(keep):
-        if new != old:
-            os.rename(tmp / binfmt.slim_name(old), tmp / binfmt.slim_name(new))
-
-
-def _finish_bin(tmp: Path, labels) -> None:
-    import numpy as np
-
-    count = len(labels)
-    with open(tmp, "r+b") as f:
-        f.write(struct.pack("<q", count))
-        f.seek(binfmt.labels_offset(count))
-        f.write(np.asarray(labels, dtype="<i8").tobytes())
-        f.truncate(binfmt.bin_size(count))
-
-
-def _verify_written(tmp: Path, fmt: str, labels) -> None:
-    """The temporary output holds exactly the expected count and labels."""
-    import numpy as np
-
-    with binfmt.DatasetReader(tmp) as reader:
-        ok = reader.count == len(labels) and np.array_equal(reader.labels,
-                                                             np.asarray(labels, np.int64))
-    if not ok:
-        raise LabError("the written dataset does not hold the expected images and labels",
-                       where=str(tmp), hint="this is a bug; rerun with --debug and report it")
-
-
-def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
-                       fmt: str = "bin", jobs: int | None = None, limit: int | None = None,
-                       skip_missing: bool = False, skip_bad: bool = False,
-                       progress: bool = True, allow_inside: bool = False) -> PreprocessResult:
-    """Preprocess the images of a label list into a bin file or a slim-dir (see module doc)."""
-    import numpy as np
-    import PIL
-
-    from .sidecar import build_sidecar, dataset_digest, sidecar_path, write_sidecar
-
-    started = time.perf_counter()
-    if fmt not in binfmt.FORMATS:
-        raise LabError(f"unknown --format {fmt!r}", hint="use bin or slim-dir")
+    layout = format_named(fmt)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise LabError(f"--data-dir {data_dir} is not a directory", where=str(data_dir),
@@ -592,7 +336,7 @@ def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, outp
     if missing and not skip_missing:
         raise LabError(
             f"{len(missing)} of {len(entries)} images in the label list are missing:\n"
-            + _describe([(e, "") for e in missing], list_path),
+            + _describe([(e, "") for e in missing]),
             where=f"{list_path}:{missing[0].line_no}: {data_dir / missing[0].rel_path}",
             hint="fix the paths (they are relative to --data-dir) or pass --skip-missing to "
                  "leave them out (N shrinks; nothing is zero-filled)")
@@ -605,93 +349,230 @@ def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, outp
     output = Path(output)
     refuse_output_over_inputs(output, data_dir, list_path,
                               [data_dir / e.rel_path for e in todo], allow_inside)
-    need = (binfmt.bin_size(len(todo)) if fmt == "bin"
-            else len(todo) * binfmt.SLIM_RECORD_BYTES)
-    tmp = _prepare_output(output, fmt, need)
-    bad: list[tuple[LabelEntry, str]] = []
-    bar = None
+    # Chunks small enough that every worker gets several, at most CHUNK images.
+    chunk_size = max(1, min(CHUNK, len(todo) // (jobs * 4)))
+    chunks = -(-len(todo) // chunk_size)
+    return PreprocessPlan(
+        data_dir=data_dir, label_list=list_path,
+        label_list_sha256=hashlib.sha256(list_raw).hexdigest(), listed=listed,
+        entries=tuple(todo), missing=tuple(missing), output=output, format=layout.name,
+        jobs=max(1, min(jobs, chunks)), chunk_size=chunk_size, chunks=chunks,
+        need_bytes=layout.size(len(todo)), free_bytes=_free_bytes(output.parent),
+        limit=limit, skip_missing=skip_missing, skip_bad=skip_bad)
+
+
+# -- execute -------------------------------------------------------------------
+
+@dataclass
+class PreprocessResult(JsonResult):
+    output: Path
+    format: str
+    count: int
+    listed: int
+    label_list: Path
+    data_dir: Path
+    sidecar: Path
+    sha256: str
+    size_bytes: int
+    label_min: int | None
+    label_max: int | None
+    jobs: int
+    seconds: float
+    images_per_s: float
+    skipped_missing: list[dict] = field(default_factory=list)
+    skipped_bad: list[dict] = field(default_factory=list)
+    pillow: str = ""
+
+
+class _InOrderDigest:
+    """sha256 of the output, fed slot by slot as the in-order results arrive.
+
+    Hashing while the workers still run uses the parent's share of the CPU
+    instead of a serial pass over the whole file at the end. Any skipped image
+    invalidates it (the output is compacted afterwards and hashed again).
+    """
+
+    def __init__(self, target: Path, layout: DatasetFormat, count: int):
+        import hashlib
+
+        self.target, self.layout, self.valid = target, layout, True
+        self.h = hashlib.sha256()
+        self.size = 0
+        self._update(layout.header(count))
+
+    def _update(self, data: bytes) -> None:
+        self.h.update(data)
+        self.size += len(data)
+
+    def add(self, chunk) -> None:
+        if self.valid:
+            for slot, _path, _label in chunk:
+                self._update(self.layout.stored_slot(self.target, slot))
+
+    def finish(self, labels) -> tuple[str, int] | None:
+        if not self.valid:
+            return None
+        self._update(self.layout.trailer(labels))
+        return self.h.hexdigest(), self.size
+
+
+class _Rate:
+    """The '<n> images/s' note of the progress bar, since the first result."""
+
+    def __init__(self) -> None:
+        self.start, self.done = time.perf_counter(), 0
+
+    def note(self, n: int) -> str:
+        self.done += n
+        return f"{self.done / max(1e-9, time.perf_counter() - self.start):.0f} images/s"
+
+
+def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: ProgressSink,
+              total: int, on_failure, digest: _InOrderDigest) -> None:
+    """Run every chunk, results in order; on_failure(slot, kind, msg) may raise to stop."""
+
+    def handle(chunk, failures, bar, rate: _Rate) -> None:
+        for fail in failures:
+            on_failure(*fail)
+        if failures:
+            digest.valid = False
+        digest.add(chunk)
+        bar.advance(len(chunk))
+        bar.update(note=rate.note(len(chunk)))
+
+    if jobs == 1:
+        _worker_init(layout.name, str(target), False)
+        try:
+            with progress.track("preprocessing", total=total, unit="images") as bar:
+                rate = _Rate()
+                for chunk in tasks:
+                    handle(chunk, _worker_chunk(chunk), bar, rate)
+        finally:
+            _worker_close()
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    import importlib
+
+    importlib.import_module("PIL.Image")    # imported once here, inherited by the workers
+
+    # fork: workers start at once and share the parent's imported modules.
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,
+                               initargs=(layout.name, str(target), True, os.getpid()))
     try:
-        if fmt == "bin":
-            _finish_bin(tmp, [e.label for e in todo])
-        items = [(slot, str(data_dir / e.rel_path), e.label) for slot, e in enumerate(todo)]
-        # Chunks small enough that every worker gets several, at most CHUNK images.
-        chunk = max(1, min(CHUNK, len(items) // (jobs * 4)))
-        tasks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
-        jobs = max(1, min(jobs, len(tasks)))
+        results = pool.map(_worker_chunk, tasks)
+        # Only now, with the workers forked, may a progress display start its threads.
+        with progress.track("preprocessing", total=total, unit="images") as bar:
+            rate = _Rate()
+            for chunk, failures in zip(tasks, results):
+                handle(chunk, failures, bar, rate)
+    except BrokenProcessPool:
+        raise LabError("a worker process died (killed for memory, or crashed)",
+                       hint="retry with fewer --jobs; run with --debug for details") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _verify_written(tmp: Path, labels) -> None:
+    """The temporary output holds exactly the expected count and labels."""
+    import numpy as np
+
+    with DatasetReader(tmp) as reader:
+        ok = reader.count == len(labels) and np.array_equal(reader.labels,
+                                                             np.asarray(labels, np.int64))
+    if not ok:
+        raise LabError("the written dataset does not hold the expected images and labels",
+                       where=str(tmp), hint="this is a bug; rerun with --debug and report it")
+
+
+def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> PreprocessResult:
+    """Run a plan: every image into a staged output, verified, hashed, given a sidecar
+    and renamed into place (see the module doc). Any failure removes the staged output."""
+    import numpy as np
+    import PIL
+
+    started = time.perf_counter()
+    layout, todo, output = plan.layout, plan.entries, plan.output
+    tmp = stage_output(output, layout, plan.need_bytes)
+    bad: list[tuple[LabelEntry, str]] = []
+    try:
+        layout.finish(tmp, [e.label for e in todo])
+        items = [(slot, str(plan.image_path(e)), e.label) for slot, e in enumerate(todo)]
+        tasks = [items[i:i + plan.chunk_size] for i in range(0, len(items), plan.chunk_size)]
 
         def on_failure(slot: int, kind: str, msg: str) -> None:
             e = todo[slot]
             if kind == "write":
                 raise LabError(f"cannot write the output: {msg}", where=str(output),
                                hint="check free disk space and permissions")
-            if not skip_bad:
+            if not plan.skip_bad:
                 raise LabError(f"image on label-list line {e.line_no} cannot be read: {msg}",
-                               where=f"{list_path}:{e.line_no}: {data_dir / e.rel_path}",
+                               where=f"{plan.label_list}:{e.line_no}: {plan.image_path(e)}",
                                hint="replace or remove the image, or pass --skip-bad to "
                                     "leave unreadable images out")
             bad.append((e, msg))
 
-        bar = _Progress(len(todo), progress)
-        hasher = _InOrderDigest(tmp, fmt, len(todo))
-        try:
-            _run_pool(tasks, fmt, tmp, jobs, bar, on_failure, hasher)
-        finally:
-            hasher.close()
-        bar.close()
+        hasher = _InOrderDigest(tmp, layout, len(todo))
+        _run_pool(tasks, layout, tmp, plan.jobs, progress, len(todo), on_failure, hasher)
 
-        kept = todo
+        kept = list(todo)
         if bad:
             bad_lines = {e.line_no for e, _ in bad}
             keep = [slot for slot, e in enumerate(todo) if e.line_no not in bad_lines]
             kept = [todo[s] for s in keep]
             if not kept:
                 raise LabError("no image of the label list could be read",
-                               where=str(list_path), hint="check the image files")
-            if fmt == "bin":
-                _compact_bin(tmp, keep)
-            else:
-                _compact_slim(tmp, keep)
+                               where=str(plan.label_list), hint="check the image files")
+            layout.compact(tmp, keep)
         labels = [e.label for e in kept]
-        if fmt == "bin":
-            _finish_bin(tmp, labels)
-        _verify_written(tmp, fmt, labels)
+        layout.finish(tmp, labels)
+        _verify_written(tmp, labels)
         hashed = hasher.finish(labels)
-        sha, size = hashed if hashed else dataset_digest(tmp, fmt, len(labels))
-        if size != (binfmt.bin_size(len(labels)) if fmt == "bin"
-                    else len(labels) * binfmt.SLIM_RECORD_BYTES):
+        sha, size = hashed if hashed else dataset_digest(tmp, layout.name, len(labels))
+        if size != layout.size(len(labels)):
             raise LabError("the written dataset has the wrong size", where=str(tmp),
                            hint="this is a bug; rerun with --debug and report it")
-        label_arr = np.asarray(labels)
-        import hashlib
-
         meta = build_sidecar(
-            output, fmt, len(labels), label_arr, sha, size,
-            label_list={"path": str(list_path.resolve()),
-                        "sha256": hashlib.sha256(list_raw).hexdigest(),
-                        "entries": listed},
-            data_dir=str(data_dir.resolve()),
+            output, layout.name, len(labels), np.asarray(labels), sha, size,
+            label_list={"path": str(plan.label_list.resolve()),
+                        "sha256": plan.label_list_sha256,
+                        "entries": plan.listed},
+            data_dir=str(plan.data_dir.resolve()),
             algorithm=ALGORITHM,
             pillow=PIL.__version__, numpy=np.__version__,
-            options={"format": fmt, "jobs": jobs, "limit": limit,
-                     "skip_missing": skip_missing, "skip_bad": skip_bad},
-            skipped_missing=[{"line": e.line_no, "path": e.rel_path} for e in missing],
+            options={"format": layout.name, "jobs": plan.jobs, "limit": plan.limit,
+                     "skip_missing": plan.skip_missing, "skip_bad": plan.skip_bad},
+            skipped_missing=[{"line": e.line_no, "path": e.rel_path} for e in plan.missing],
             skipped_bad=[{"line": e.line_no, "path": e.rel_path, "error": m} for e, m in bad],
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         # An older sidecar must never describe the new data, even for a moment.
         sidecar_path(output).unlink(missing_ok=True)
-        binfmt.replace_path(tmp, output)
+        layout.publish(tmp, output)
         side = write_sidecar(output, meta)
     except BaseException:
-        if bar is not None:
-            bar.close()
-        binfmt.remove_path(tmp)
+        remove_path(tmp)
         raise
     seconds = time.perf_counter() - started
     return PreprocessResult(
-        output=output, format=fmt, count=len(labels), listed=listed, label_list=list_path,
-        data_dir=data_dir, sidecar=side, sha256=sha, size_bytes=size,
-        label_min=meta["label_min"], label_max=meta["label_max"], jobs=jobs,
-        seconds=round(seconds, 3), images_per_s=round(len(labels) / seconds, 1),
+        output=output, format=layout.name, count=len(labels), listed=plan.listed,
+        label_list=plan.label_list, data_dir=plan.data_dir, sidecar=side, sha256=sha,
+        size_bytes=size, label_min=meta["label_min"], label_max=meta["label_max"],
+        jobs=plan.jobs, seconds=round(seconds, 3), images_per_s=round(len(labels) / seconds, 1),
         skipped_missing=meta["skipped_missing"], skipped_bad=meta["skipped_bad"],
         pillow=PIL.__version__)
+
+
+def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
+                       fmt: str = "bin", jobs: int | None = None, limit: int | None = None,
+                       skip_missing: bool = False, skip_bad: bool = False,
+                       progress: ProgressSink = NO_PROGRESS,
+                       allow_inside: bool = False) -> PreprocessResult:
+    """Preprocess the images of a label list into a bin file or a slim-dir: plan, then
+    execute (see the module doc)."""
+    return execute(plan_preprocess(data_dir, label_list, output, fmt=fmt, jobs=jobs,
+                                   limit=limit, skip_missing=skip_missing, skip_bad=skip_bad,
+                                   allow_inside=allow_inside), progress)

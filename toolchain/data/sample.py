@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 
 SOURCE_PACKAGE = "scikit-learn"
@@ -145,8 +146,8 @@ def is_val(cls: int, k: int) -> bool:
     return (k + cls) % 4 == 3
 
 
-def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = False
-                         ) -> SampleDataResult:
+def write_sample_dataset(out_dir: Path, n: int | None = None,
+                         progress: ProgressSink = NO_PROGRESS) -> SampleDataResult:
     """Write n images (default DEFAULT_N) + train_list.txt/val_list.txt under out_dir.
 
     Written to a temporary sibling directory and renamed when complete. An
@@ -156,7 +157,7 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
     import numpy as np
 
     from ..fsio import swap_in_directory
-    from .binfmt import remove_path, temp_sibling
+    from .staging import remove_path, temp_sibling
 
     out_dir = Path(out_dir)
     n = DEFAULT_N if n is None else int(n)
@@ -182,16 +183,15 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
     modes: dict[str, int] = {}
     lines = {"train": [], "val": []}
     try:
-        bar = _progress(progress, n)
-        for i, (src, cls, k) in enumerate(select(target, n)):
-            rng = np.random.default_rng([SEED, i])
-            ext, mode = _STYLES[i % len(_STYLES)]
-            split = "val" if is_val(cls, k) else "train"
-            rel = f"{split}/img_{i:05d}.{ext}"
-            _save(render_digit(images[src], i, rng), tmp / rel, mode)
-            lines[split].append(f"{rel} {cls}\n")
-            modes[f"{mode} {ext.upper()}"] = modes.get(f"{mode} {ext.upper()}", 0) + 1
-            if bar:
+        with progress.track("writing sample images", total=n, unit="images") as bar:
+            for i, (src, cls, k) in enumerate(select(target, n)):
+                rng = np.random.default_rng([SEED, i])
+                ext, mode = _STYLES[i % len(_STYLES)]
+                split = "val" if is_val(cls, k) else "train"
+                rel = f"{split}/img_{i:05d}.{ext}"
+                _save(render_digit(images[src], i, rng), tmp / rel, mode)
+                lines[split].append(f"{rel} {cls}\n")
+                modes[f"{mode} {ext.upper()}"] = modes.get(f"{mode} {ext.upper()}", 0) + 1
                 bar.advance()
         for split in ("train", "val"):
             (tmp / f"{split}_list.txt").write_text("".join(lines[split]))
@@ -203,8 +203,6 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
             "seed": SEED, "modes": modes,
         }
         (tmp / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
-        if bar:
-            bar.close()
         swap_in_directory(tmp, out_dir)
     except BaseException:
         remove_path(tmp)
@@ -215,27 +213,3 @@ def write_sample_dataset(out_dir: Path, n: int | None = None, progress: bool = F
         source_package=SOURCE_PACKAGE, source_version=version, source_dataset=SOURCE_DATASET,
         modes=modes)
 
-
-class _Bar:
-    def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-            TimeRemainingColumn
-
-        self._p = Progress(TextColumn("writing sample images"), BarColumn(),
-                           MofNCompleteColumn(), TimeRemainingColumn(),
-                           console=Console(stderr=True), transient=True)
-        self._task = self._p.add_task("sample", total=total)
-        self._p.start()
-
-    def advance(self) -> None:
-        self._p.advance(self._task)
-
-    def close(self) -> None:
-        self._p.stop()
-
-
-def _progress(enabled: bool, total: int):
-    import sys
-
-    return _Bar(total) if enabled and sys.stderr.isatty() else None

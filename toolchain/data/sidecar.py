@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import LabError
 from ..fsio import atomic_write_text
+from .formats import FORMATS, IMAGE_SHAPE
 
 SIDECAR_VERSION = 1
 _CHUNK = 1 << 20
@@ -25,9 +26,7 @@ def sidecar_path(path: Path | str) -> Path:
 
 
 def _data_files(path: Path, fmt: str, count: int) -> list[Path]:
-    from .binfmt import slim_name
-
-    return [path] if fmt == "bin" else [path / slim_name(i) for i in range(count)]
+    return FORMATS[fmt].data_files(path, count)
 
 
 def dataset_digest(path: Path | str, fmt: str | None = None, count: int | None = None
@@ -58,8 +57,6 @@ def build_sidecar(path: Path, fmt: str, count: int, labels, sha256: str, size: i
                   **extra) -> dict:
     import numpy as np
 
-    from .binfmt import IMAGE_SHAPE
-
     labels = np.asarray(labels)
     data = {
         "sidecar_version": SIDECAR_VERSION,
@@ -68,7 +65,7 @@ def build_sidecar(path: Path, fmt: str, count: int, labels, sha256: str, size: i
         "count": int(count),
         "shape": list(IMAGE_SHAPE),
         "dtype": "float32",
-        "label_dtype": "int64" if fmt == "bin" else "int32",
+        "label_dtype": FORMATS[fmt].label_dtype,
         "label_min": int(labels.min()) if count else None,
         "label_max": int(labels.max()) if count else None,
         "size_bytes": int(size),

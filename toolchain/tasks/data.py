@@ -33,11 +33,13 @@ def _data_dir(c):
     "allow_inside": "Allow an --output inside --data-dir (refused by default; an output "
                     "that is the label list, a listed image or the data dir is always "
                     "refused).",
-    "json_": "Print the result as JSON.",
+    "dry_run": "Check every input and print the plan (images, output, format, workers, "
+               "chunks, disk needed); write nothing.",
+    "json_": "Print the result (or with --dry-run the plan) as JSON.",
 }, numbers={"jobs": flags.JOBS, "limit": flags.LIMIT})
 def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None, limit=None,
                skip_missing=False, skip_bad=False, convert="", to="", progress=True,
-               allow_inside=False, json_=False):
+               allow_inside=False, dry_run=False, json_=False):
     """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
 
     Reads the imagenet_user layout (images under --data-dir, a label list of
@@ -53,31 +55,62 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
     """
     from pathlib import Path
 
-    if convert:
-        from ..data.binfmt import convert_dataset
+    from .progress import progress_for
 
+    sink = progress_for(progress and not json_)
+    if convert:
+        from ..data.convert import convert_dataset
+
+        if dry_run:
+            raise LabError("--dry-run plans preprocessing; it is not used with --convert")
         if not to:
             raise LabError("--convert needs --to bin or --to slim-dir")
         if not output:
             raise LabError("--convert needs --output (where to write the converted dataset)")
-        result = convert_dataset(Path(convert), Path(output), to, progress=progress and not json_)
+        result = convert_dataset(Path(convert), Path(output), to, progress=sink)
         emit(result, json_, _render_convert)
         return result
     if to:
         raise LabError("--to is only used with --convert",
                        hint="use --format to choose the output format of preprocessing")
-    from ..data.preprocess import preprocess_dataset
+    from ..data.preprocess import execute, plan_preprocess
     from ..data.sample import sample_dir
 
     base = _data_dir(c)
     out = Path(output) if output else base / ("val.bin" if format == "bin" else "val")
-    result = preprocess_dataset(
+    plan = plan_preprocess(
         Path(data_dir) if data_dir else sample_dir(LabSettings.from_context(c).work_dir),
         label_list or None, out, fmt=format,
         jobs=jobs, limit=limit, skip_missing=skip_missing, skip_bad=skip_bad,
-        progress=progress and not json_, allow_inside=allow_inside)
+        allow_inside=allow_inside)
+    if dry_run:
+        emit(plan, json_, _render_plan)
+        return plan
+    result = execute(plan, progress=sink)
     emit(result, json_, _render_preprocess)
     return result
+
+
+def _render_plan(con, p) -> None:
+    from rich.table import Table
+
+    def gb(n: int) -> str:
+        return f"{n:,} bytes ({n / 1e9:.2f} GB)"
+
+    t = Table(title=f"preprocess plan (dry run) -> {p.output}", show_header=False)
+    t.add_row("data dir", str(p.data_dir))
+    t.add_row("label list", f"{p.label_list} ({p.listed} entries)")
+    t.add_row("images", f"{len(p.entries)} to process"
+              + (f", {len(p.missing)} missing left out" if p.missing else ""))
+    t.add_row("format", p.format)
+    t.add_row("workers", f"{p.jobs} ({p.chunks} chunks of up to {p.chunk_size} images)")
+    t.add_row("disk needed", gb(p.need_bytes))
+    t.add_row("disk free", "unknown" if p.free_bytes is None else gb(p.free_bytes))
+    t.add_row("skip bad", "yes" if p.skip_bad else "no")
+    con.print(t)
+    for e in p.missing[:5]:
+        con.print(f"  missing line {e.line_no}: {e.rel_path}")
+    con.print("nothing written (--dry-run)")
 
 
 def _render_preprocess(con, r) -> None:
@@ -133,9 +166,11 @@ def sample_data(c, out="", n=None, json_=False):
 
     from ..data.sample import sample_dir, write_sample_dataset
 
+    from .progress import progress_for
+
     result = write_sample_dataset(Path(out) if out else
                                   sample_dir(LabSettings.from_context(c).work_dir), n,
-                                  progress=not json_)
+                                  progress=progress_for(not json_))
     emit(result, json_, _render_sample)
     return result
 
