@@ -8,11 +8,14 @@ import struct
 import numpy as np
 import pytest
 
-from toolchain.data.binfmt import DatasetReader, IMAGE_BYTES, bin_size, write_bin, write_slim_dir
+from toolchain.data.binfmt import (DatasetReader, IMAGE_BYTES, bin_size, write_bin,
+                                   write_dataset, write_slim_dir)
 from toolchain.data.convert import convert_dataset
 from toolchain.data.sidecar import (build_sidecar, dataset_digest, verify_sidecar,
                                     write_sidecar)
+from toolchain.data.formats import FORMATS, format_named, format_of
 from toolchain.errors import LabError
+from toolchain.progress import RecordingProgress
 
 
 def _images(n, seed=0):
@@ -69,7 +72,10 @@ def test_conversion_round_trip(tmp_path, first):
     (write_bin if first == "bin" else write_slim_dir)(src, iter(imgs), labels)
     _with_sidecar(src, labels)
     other = "slim-dir" if first == "bin" else "bin"
-    mid = convert_dataset(src, tmp_path / "mid", other)
+    rec = RecordingProgress()
+    mid = convert_dataset(src, tmp_path / "mid", other, progress=rec)
+    assert rec.events[0] == ("start", "converting", 4, "images")
+    assert sum(e[2] for e in rec.events if e[0] == "advance") == 4
     back = convert_dataset(tmp_path / "mid", tmp_path / "back", first)
     assert mid.source_sidecar_verified and back.source_sidecar_verified
     assert back.sha256 == dataset_digest(src)[0]
@@ -137,3 +143,22 @@ def test_writer_counts_must_match(tmp_path):
     with pytest.raises(ValueError):
         write_bin(tmp_path / "d.bin", iter(_images(1)[0:1].reshape(1, 3, 224, 224)), [])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_each_format_writes_what_it_reads(tmp_path, name):
+    fmt = format_named(name)
+    imgs, labels = _images(3, seed=4), [9, 0, 2 ** 31 - 1]
+    path = write_dataset(tmp_path / "d", fmt, iter(imgs), labels)
+    assert format_of(path) is fmt
+    files = fmt.data_files(path, 3)
+    assert sum(f.stat().st_size for f in files) == fmt.size(3)
+    with DatasetReader(path) as r:
+        assert (r.format, r.count, list(r.labels)) == (name, 3, labels)
+        assert r.images(0, 3).tobytes() == imgs.tobytes()
+        assert [lab for _, lab in r.iter_records()] == labels
+    stored = fmt.header(3) + b"".join(fmt.stored_slot(path, i) for i in range(3)) \
+        + fmt.trailer(labels)
+    assert stored == b"".join(f.read_bytes() for f in files)
+    with pytest.raises(LabError, match="unknown --to 'zip'"):
+        format_named("zip", "--to")

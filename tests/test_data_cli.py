@@ -179,3 +179,24 @@ def test_sample_data_then_preprocess_defaults(invoke_cli, lab_env, tmp_path):
     _assert_clean_failure(proc, "-n must be an integer from 10 to 1740, got 99999")
     assert not (tmp_path / "elsewhere").exists()
     shutil.rmtree(work / "data" / "sample")
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path):
+    lines = _lines(images)
+    root = _data_dir(tmp_path, images, "\n".join([lines[0], "val/gone.jpg 1", lines[1]]) + "\n")
+    out = tmp_path / "out" / "v"
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out), "--format",
+                      "slim-dir", "--skip-missing", "--jobs", "2", "--dry-run", "--json",
+                      check=True)
+    plan = json.loads(proc.stdout)
+    assert (plan["format"], plan["listed"], len(plan["entries"])) == ("slim-dir", 3, 2)
+    assert [m["rel_path"] for m in plan["missing"]] == ["val/gone.jpg"]
+    assert plan["need_bytes"] == 2 * 602116 and plan["jobs"] == 2
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out),
+                      "--skip-missing", "--dry-run", check=True)
+    assert "nothing written (--dry-run)" in proc.stdout
+    assert "missing line 2: val/gone.jpg" in proc.stdout
+    assert "1,204,232 bytes" not in proc.stdout and f"{8 + 2 * 602120:,} bytes" in proc.stdout
+    assert not (tmp_path / "out").exists()
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out), "--dry-run")
+    _assert_clean_failure(proc, "1 of 3 images", "--skip-missing")

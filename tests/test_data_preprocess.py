@@ -174,3 +174,44 @@ def test_many_sizes_and_modes_match_reference(tmp_path):
         ours = pp.process_image(str(path))
         ref = reference_process_image(Image.open(path)).astype("float32")
         assert ours.tobytes() == ref.tobytes(), (w, h, mode, path.suffix)
+
+
+def test_plan_decides_everything_and_writes_nothing(image_set, tmp_path):
+    import dataclasses
+
+    from toolchain.data.preprocess import execute, plan_preprocess
+
+    out = tmp_path / "new" / "v.bin"
+    plan = plan_preprocess(image_set, None, out, jobs=2, limit=9)
+    assert list(tmp_path.iterdir()) == []                   # not even the output folder
+    assert (plan.format, plan.listed, len(plan.entries), plan.missing) == (
+        "bin", 2 * len(IMAGE_KINDS), 9, ())
+    assert plan.need_bytes == bin_size(9) and plan.free_bytes > plan.need_bytes
+    assert plan.chunk_size == 1 and plan.chunks == 9 and plan.jobs == 2
+    assert plan.label_list_sha256 == hashlib.sha256(
+        (image_set / "val_list.txt").read_bytes()).hexdigest()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.jobs = 3
+    assert json.loads(plan.to_json())["entries"][0]["line_no"] == 1
+    result = execute(plan)
+    assert result.count == 9 and result.jobs == 2
+    ref = preprocess_dataset(image_set, None, tmp_path / "ref.bin", jobs=1, limit=9)
+    assert out.read_bytes() == (tmp_path / "ref.bin").read_bytes()
+    assert result.sha256 == ref.sha256
+    slim = plan_preprocess(image_set, None, tmp_path / "slim", fmt="slim-dir", jobs=1)
+    assert slim.need_bytes == 2 * len(IMAGE_KINDS) * 602116 and slim.chunk_size == 6
+    with pytest.raises(LabError, match="unknown --format 'tar'"):
+        plan_preprocess(image_set, None, tmp_path / "x", fmt="tar")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_goes_to_the_sink_with_the_rate(image_set, tmp_path, jobs):
+    from toolchain.progress import RecordingProgress
+
+    rec = RecordingProgress()
+    result = preprocess_dataset(image_set, None, tmp_path / "v.bin", jobs=jobs, progress=rec)
+    assert rec.events[0] == ("start", "preprocessing", result.count, "images")
+    assert rec.events[-1] == ("done", "preprocessing")
+    assert sum(e[2] for e in rec.events if e[0] == "advance") == result.count
+    notes = [e[4] for e in rec.events if e[0] == "update"]
+    assert notes and all(n.endswith(" images/s") and n.split()[0].isdigit() for n in notes)

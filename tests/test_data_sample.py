@@ -13,6 +13,7 @@ from toolchain.data.binfmt import DatasetReader
 from toolchain.data.preprocess import preprocess_dataset
 from toolchain.data.sample import write_sample_dataset
 from toolchain.errors import LabError
+from toolchain.progress import RecordingProgress
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,10 @@ def test_layout_split_and_files(sample):
 
 
 def test_deterministic(sample, tmp_path):
-    again = write_sample_dataset(tmp_path / "again", 200)
+    rec = RecordingProgress()
+    again = write_sample_dataset(tmp_path / "again", 200, progress=rec)
+    assert rec.events[0] == ("start", "writing sample images", 200, "images")
+    assert sum(e[2] for e in rec.events if e[0] == "advance") == 200
     for rel, _ in _entries(sample.val_list)[:10]:
         assert (again.out_dir / rel).read_bytes() == (sample.out_dir / rel).read_bytes()
     assert again.val_list.read_text() == sample.val_list.read_text()
