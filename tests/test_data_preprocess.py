@@ -179,7 +179,8 @@ def test_many_sizes_and_modes_match_reference(tmp_path):
 def test_plan_decides_everything_and_writes_nothing(image_set, tmp_path):
     import dataclasses
 
-    from toolchain.data.preprocess import execute, plan_preprocess
+    from toolchain.data.preprocess import execute
+    from toolchain.data.preprocess_plan import plan_preprocess
 
     out = tmp_path / "new" / "v.bin"
     plan = plan_preprocess(image_set, None, out, jobs=2, limit=9)

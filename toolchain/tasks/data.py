@@ -73,7 +73,8 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
     if to:
         raise LabError("--to is only used with --convert",
                        hint="use --format to choose the output format of preprocessing")
-    from ..data.preprocess import execute, plan_preprocess
+    from ..data.preprocess import execute
+    from ..data.preprocess_plan import plan_preprocess
     from ..data.sample import sample_dir
 
     base = _data_dir(c)
