@@ -226,7 +226,8 @@ def _preprocess(p: Pipeline, split: str, sample_stamp: dict) -> dict:
                                  fmt="bin")
         return f"{res.count} images -> {output.name} ({res.images_per_s:.0f} images/s)"
     inputs = {"images": sample_stamp["digests"]["images"],
-              "code": code_digest("toolchain.data.preprocess", "toolchain.data.binfmt")}
+              "code": code_digest("toolchain.data.preprocess", "toolchain.data.preprocess_plan",
+                                  "toolchain.data.formats", "toolchain.data.binfmt")}
     return p.step(f"preprocess-{split}", inputs,
                   {"data": output, "sidecar": output.with_name(output.name + ".json")}, action)
 
