@@ -73,6 +73,7 @@ class BinFormat:
 
     name = "bin"
     label_dtype = "int64"
+    default_name = "val.bin"        # the output preprocess writes when none is given
 
     def size(self, count: int) -> int:
         return bin_size(count)
@@ -192,6 +193,7 @@ class SlimDirFormat:
 
     name = "slim-dir"
     label_dtype = "int32"
+    default_name = "val"
 
     def size(self, count: int) -> int:
         return count * SLIM_RECORD_BYTES

@@ -73,12 +73,12 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
     if to:
         raise LabError("--to is only used with --convert",
                        hint="use --format to choose the output format of preprocessing")
+    from ..data.formats import format_named
     from ..data.preprocess import execute
     from ..data.preprocess_plan import plan_preprocess
     from ..data.sample import sample_dir
 
-    base = _data_dir(c)
-    out = Path(output) if output else base / ("val.bin" if format == "bin" else "val")
+    out = Path(output) if output else _data_dir(c) / format_named(format).default_name
     plan = plan_preprocess(
         Path(data_dir) if data_dir else sample_dir(LabSettings.from_context(c).work_dir),
         label_list or None, out, fmt=format,
