@@ -95,7 +95,7 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
 def _render_plan(con, p) -> None:
     from rich.table import Table
 
-    def gb(n: int) -> str:
+    def size_text(n: int) -> str:
         return f"{n:,} bytes ({n / 1e9:.2f} GB)"
 
     t = Table(title=f"preprocess plan (dry run) -> {p.output}", show_header=False)
@@ -105,8 +105,8 @@ def _render_plan(con, p) -> None:
               + (f", {len(p.missing)} missing left out" if p.missing else ""))
     t.add_row("format", p.format)
     t.add_row("workers", f"{p.jobs} ({p.chunks} chunks of up to {p.chunk_size} images)")
-    t.add_row("disk needed", gb(p.need_bytes))
-    t.add_row("disk free", "unknown" if p.free_bytes is None else gb(p.free_bytes))
+    t.add_row("disk needed", size_text(p.need_bytes))
+    t.add_row("disk free", "unknown" if p.free_bytes is None else size_text(p.free_bytes))
     t.add_row("skip bad", "yes" if p.skip_bad else "no")
     con.print(t)
     for e in p.missing[:5]:
