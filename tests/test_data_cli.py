@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 
 import pytest
 
+from conftest import ROOT
 from data_helpers import make_image_set, read_only_dir
 from toolchain.data.binfmt import DatasetReader
 from toolchain.data.reference import reference_bin
@@ -193,10 +197,25 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     assert [m["rel_path"] for m in plan["missing"]] == ["val/gone.jpg"]
     assert plan["need_bytes"] == 2 * 602116 and plan["jobs"] == 2
     proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out),
-                      "--skip-missing", "--dry-run", check=True)
-    assert "nothing written (--dry-run)" in proc.stdout
-    assert "missing line 2: val/gone.jpg" in proc.stdout
-    assert "1,204,232 bytes" not in proc.stdout and f"{8 + 2 * 602120:,} bytes" in proc.stdout
+                      "--skip-missing", "--jobs", "1", "--dry-run", check=True)
+    script = proc.stdout
+    assert script.startswith("#!/bin/sh\n") and "nothing was written" in script
+    assert "# missing:    line 2: val/gone.jpg" in script
+    assert f"{8 + 2 * 602120:,} bytes" in script                  # the bin size of 2 images
+    command = script.splitlines()[-1]
+    assert shlex.split(command) == ["invoke", "preprocess", "--data-dir", str(root),
+                                    "--label-list", str(root / "val_list.txt"),
+                                    "--output", str(out), "--format", "bin", "--jobs", "1",
+                                    "--skip-missing"]
+    assert not (tmp_path / "out").exists()
+    # the printed script runs the plan it describes
+    here = shlex.join([sys.executable, "-m", "invoke", "--search-root", str(ROOT)])
+    runnable = script[:-len(command) - 1] + here + command[len("invoke"):] + " --json\n"
+    proc = subprocess.run(["sh", "-c", runnable], cwd=str(ROOT), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["count"] == 2 and DatasetReader(out).count == 2
+    shutil.rmtree(tmp_path / "out")
     assert not (tmp_path / "out").exists()
     proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out), "--dry-run")
     _assert_clean_failure(proc, "1 of 3 images", "--skip-missing")

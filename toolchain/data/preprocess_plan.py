@@ -4,6 +4,7 @@ written. `--dry-run` shows it; toolchain/data/preprocess.py `execute` runs it.""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,7 @@ class PreprocessPlan(JsonResult):
     limit: int | None = None
     skip_missing: bool = False
     skip_bad: bool = False
+    allow_inside: bool = False
 
     @property
     def layout(self) -> DatasetFormat:
@@ -125,6 +127,34 @@ class PreprocessPlan(JsonResult):
 
     def image_path(self, entry: LabelEntry) -> Path:
         return self.data_dir / entry.rel_path
+
+    def script(self) -> str:
+        """The plan as a shell script one can paste (what `--dry-run` prints): what was
+        found and decided, as comments, then the command that runs exactly this plan."""
+        def size(n: int) -> str:
+            return f"{n:,} bytes ({n / 1e9:.2f} GB)"
+
+        lines = ["#!/bin/sh", "# invoke preprocess --dry-run: nothing was written", "set -e",
+                 f"# label list: {self.label_list} ({self.listed} entries, "
+                 f"sha256 {self.label_list_sha256[:16]}...)",
+                 f"# images:     {len(self.entries)} to process"
+                 + (f", {len(self.missing)} missing left out" if self.missing else ""),
+                 f"# workers:    {self.jobs} ({self.chunks} chunks of up to "
+                 f"{self.chunk_size} images)",
+                 f"# disk:       {size(self.need_bytes)} needed, "
+                 + ("free space unknown" if self.free_bytes is None
+                    else f"{size(self.free_bytes)} free")]
+        lines += [f"# missing:    line {e.line_no}: {e.rel_path}" for e in self.missing[:SHOW_FIRST]]
+        argv = ["invoke", "preprocess", "--data-dir", str(self.data_dir),
+                "--label-list", str(self.label_list), "--output", str(self.output),
+                "--format", self.format, "--jobs", str(self.jobs)]
+        if self.limit is not None:
+            argv += ["--limit", str(self.limit)]
+        argv += [flag for flag, on in (("--skip-missing", self.skip_missing),
+                                       ("--skip-bad", self.skip_bad),
+                                       ("--allow-inside", self.allow_inside)) if on]
+        lines.append(shlex.join(argv))
+        return "\n".join(lines) + "\n"
 
 
 def plan_preprocess(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
@@ -178,4 +208,4 @@ def plan_preprocess(data_dir: Path | str, label_list: Path | str | None, output:
         entries=tuple(todo), missing=tuple(missing), output=output, format=layout.name,
         jobs=max(1, min(jobs, chunks)), chunk_size=chunk_size, chunks=chunks,
         need_bytes=layout.size(len(todo)), free_bytes=_free_bytes(output.parent),
-        limit=limit, skip_missing=skip_missing, skip_bad=skip_bad)
+        limit=limit, skip_missing=skip_missing, skip_bad=skip_bad, allow_inside=allow_inside)

@@ -33,13 +33,12 @@ def _data_dir(c):
     "allow_inside": "Allow an --output inside --data-dir (refused by default; an output "
                     "that is the label list, a listed image or the data dir is always "
                     "refused).",
-    "dry_run": "Check every input and print the plan (images, output, format, workers, "
-               "chunks, disk needed); write nothing.",
-    "json_": "Print the result (or with --dry-run the plan) as JSON.",
+    **flags.help_for("json_", dry_run=" (the checked plan as comments and the command "
+                                      "that runs it; with --json the plan as JSON)"),
 }, numbers={"jobs": flags.JOBS, "limit": flags.LIMIT})
-def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None, limit=None,
-               skip_missing=False, skip_bad=False, convert="", to="", progress=True,
-               allow_inside=False, dry_run=False, json_=False):
+def preprocess(c, data_dir=None, label_list=None, output=None, format="bin", jobs=None,
+               limit=None, skip_missing=False, skip_bad=False, convert=None, to=None,
+               progress=True, allow_inside=False, dry_run=False, json_=False):
     """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
 
     Reads the imagenet_user layout (images under --data-dir, a label list of
@@ -92,26 +91,11 @@ def preprocess(c, data_dir="", label_list="", output="", format="bin", jobs=None
     return result
 
 
-def _render_plan(con, p) -> None:
-    from rich.table import Table
+def _render_plan(con, plan) -> None:
+    import sys
 
-    def size_text(n: int) -> str:
-        return f"{n:,} bytes ({n / 1e9:.2f} GB)"
-
-    t = Table(title=f"preprocess plan (dry run) -> {p.output}", show_header=False)
-    t.add_row("data dir", str(p.data_dir))
-    t.add_row("label list", f"{p.label_list} ({p.listed} entries)")
-    t.add_row("images", f"{len(p.entries)} to process"
-              + (f", {len(p.missing)} missing left out" if p.missing else ""))
-    t.add_row("format", p.format)
-    t.add_row("workers", f"{p.jobs} ({p.chunks} chunks of up to {p.chunk_size} images)")
-    t.add_row("disk needed", size_text(p.need_bytes))
-    t.add_row("disk free", "unknown" if p.free_bytes is None else size_text(p.free_bytes))
-    t.add_row("skip bad", "yes" if p.skip_bad else "no")
-    con.print(t)
-    for e in p.missing[:5]:
-        con.print(f"  missing line {e.line_no}: {e.rel_path}")
-    con.print("nothing written (--dry-run)")
+    sys.stdout.write(plan.script())
+    sys.stdout.flush()
 
 
 def _render_preprocess(con, r) -> None:
@@ -152,9 +136,9 @@ def _render_convert(con, r) -> None:
 @lab_task(help={
     "out": "Where to write the dataset (default: <work_dir>/data/sample).",
     "n": "Number of images (default 400: 300 train, 100 val).",
-    "json_": "Print the result as JSON.",
+    **flags.help_for("json_"),
 }, numbers={"n": flags.SAMPLE_IMAGES})
-def sample_data(c, out="", n=None, json_=False):
+def sample_data(c, out=None, n=None, json_=False):
     """Write a small real labelled image dataset (handwritten digits) for trying the lab.
 
     The images come from the UCI handwritten digits that ship inside the
