@@ -9,17 +9,10 @@ import pytest
 
 from toolchain.errors import LabError
 from toolchain.fetch.plan import mirror_url, render_script
-from toolchain.fetch.resolve import (LibraryRequest, apply_auto, filter_rows, resolve,
-                                     version_prefix_match)
+from toolchain.fetch.resolve import LibraryRequest, apply_auto, filter_rows, resolve
 from toolchain.manifest import load_manifest
 
 ROWS = load_manifest()
-
-
-def test_prefix_match():
-    assert version_prefix_match("7", "7.2.3.4") and version_prefix_match("7.2", "7.2.3.4")
-    assert not version_prefix_match("7.2.3.4", "7") and not version_prefix_match("1", "10.2")
-    assert not version_prefix_match("2.0.0", "2.0.0-rc1")
 
 
 def test_cuda_10_2_picks_newest_release_then_newest_cudnn_trt():

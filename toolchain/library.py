@@ -14,10 +14,10 @@ fetched one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import versions
 from .errors import LabError
 from .results import JsonResult
 
@@ -66,7 +66,6 @@ _KEYS = {
     "cxx compiler version": "cxx_compiler_version",
 }
 _BOOL_FIELDS = {"with_mkl", "with_onednn", "with_gpu", "with_tensorrt"}
-_VERSION_RE = re.compile(r"\d+(?:\.\d+)*")
 
 
 def _bool(value: str) -> bool | None:
@@ -76,13 +75,6 @@ def _bool(value: str) -> bool | None:
     if v in ("OFF", "FALSE", "0", "NO", "N", ""):
         return False
     return None
-
-
-def _version(value: str) -> str | None:
-    # "v7。", "v8.6", "10.2", "8.2.0" -> the dotted number; the doc examples carry
-    # a leading v and sometimes trailing punctuation.
-    m = _VERSION_RE.search(value)
-    return m.group(0) if m else None
 
 
 def parse_version_txt(text: str) -> LibraryVersionInfo:
@@ -114,7 +106,8 @@ def parse_version_txt(text: str) -> LibraryVersionInfo:
         elif name == "paddle_version":
             info.paddle_version = value or None
         else:
-            setattr(info, name, _version(value))
+            # "v7。", "v8.6": the doc examples carry a leading v, sometimes punctuation
+            setattr(info, name, versions.number_in(value))
     if info.tensorrt_version and info.with_tensorrt is None:
         info.with_tensorrt = True
     return info

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import versions
 from .fsio import atomic_write_text
 
 MATRIX_NAME = "paddle_lib_matrix.json"
@@ -116,15 +117,6 @@ def _disambiguate(rows: list[dict]) -> None:
         raise ValueError(f"manifest row ids are not unique: {dupes}")
 
 
-def _version_key(v: str):
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return (0, Version(v))
-    except InvalidVersion:
-        return (1, v)
-
-
 def build_rows(matrix: list[dict], existing: dict[str, dict] | None = None) -> list[dict]:
     """Release rows of the matrix as manifest rows, sorted, ids unique."""
     rows = [convert_row(r) for r in matrix if r.get("channel") == "release"]
@@ -134,7 +126,7 @@ def build_rows(matrix: list[dict], existing: dict[str, dict] | None = None) -> l
         for key in ("sha256", "md5"):
             if old.get(key) and not r.get(key):
                 r[key] = old[key]
-    rows.sort(key=lambda r: (_version_key(r["paddle_version"]), r["id"]))
+    rows.sort(key=lambda r: (versions.sort_key(r["paddle_version"]), r["id"]))
     return rows
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
+from .. import versions
 from ..errors import LabError
 from ..manifest import LibraryRecipe
 from ..results import JsonResult
@@ -48,40 +49,6 @@ class Resolution(JsonResult):
     candidates: int = 0
 
 
-def _parts(v: str) -> list[str]:
-    return str(v).strip().lstrip("vV").split(".")
-
-
-def version_prefix_match(wanted: str | None, actual: str | None) -> bool:
-    """True when `wanted`'s dotted parts are a prefix of `actual`'s (None wanted = any)."""
-    if wanted in (None, ""):
-        return True
-    if actual in (None, ""):
-        return False
-    w, a = _parts(wanted), _parts(actual)
-    return len(w) <= len(a) and a[: len(w)] == w
-
-
-def version_key(v: str | None):
-    """Sortable key for a version string; unparsable/None sort lowest."""
-    from packaging.version import InvalidVersion, Version
-
-    if v in (None, ""):
-        return (0, Version("0"))
-    try:
-        return (1, Version(str(v)))
-    except InvalidVersion:
-        return (0, Version("0"))
-
-
-def _at_most(limit: str | None, actual: str | None) -> bool:
-    if limit in (None, ""):
-        return True
-    if actual in (None, ""):
-        return False
-    return version_key(actual) <= version_key(limit)
-
-
 def effective_device(req: LibraryRequest) -> tuple[str, str]:
     """The device to look for, and why."""
     if req.device:
@@ -109,14 +76,14 @@ def _filters(req: LibraryRequest, device: str) -> list[tuple[str, str, str, Any]
         wanted = getattr(req, name)
         if wanted:
             out.append((name, attr, label,
-                        lambda r, w=wanted, a=attr: version_prefix_match(w, getattr(r, a))))
+                        lambda r, w=wanted, a=attr: versions.prefix_match(w, getattr(r, a))))
     if req.cuda_max and not req.cuda:
         out.append(("cuda_max", "cuda", "CUDA",
-                    lambda r, m=req.cuda_max: _at_most(m, r.cuda)))
+                    lambda r, m=req.cuda_max: versions.at_most(m, r.cuda)))
     if req.gcc_max and not req.gcc:
         # rows with an unknown gcc stay in (ranked below known ones)
         out.append(("gcc_max", "gcc", "gcc",
-                    lambda r, m=req.gcc_max: r.gcc is None or _at_most(m, r.gcc)))
+                    lambda r, m=req.gcc_max: r.gcc is None or versions.at_most(m, r.gcc)))
     if req.math:
         out.append(("math", "math_lib", "math library", lambda r, m=req.math: r.math_lib == m))
     if req.no_avx:
@@ -133,22 +100,17 @@ def filter_rows(req: LibraryRequest, rows: Iterable[LibraryRecipe],
     return [r for r in rows if (keep_all or r.selectable) and all(p(r) for p in preds)]
 
 
-def _is_prerelease(v: str) -> bool:
-    key = version_key(v)
-    return key[0] == 1 and key[1].is_prerelease
-
-
 def rank_key(r: LibraryRecipe):
     """Higher is better."""
     return (
         r.selectable,
-        not _is_prerelease(r.paddle_version),
-        version_key(r.paddle_version),
-        version_key(r.cuda),
-        version_key(r.cudnn),
-        version_key(r.tensorrt),
+        not versions.is_prerelease(r.paddle_version),
+        versions.sort_key(r.paddle_version),
+        versions.sort_key(r.cuda),
+        versions.sort_key(r.cudnn),
+        versions.sort_key(r.tensorrt),
         r.gcc is not None,
-        version_key(r.gcc),
+        versions.sort_key(r.gcc),
         r.math_lib == "mkl",
         r.avx is not False,
         not r.lib_file.endswith(".zip"),
@@ -184,7 +146,8 @@ def _filter_text(req: LibraryRequest, name: str, device: str) -> str:
 
 def _values(rows: Iterable[LibraryRecipe], attr: str) -> list[str]:
     vals = {str(getattr(r, attr)) for r in rows if getattr(r, attr) is not None}
-    return sorted(vals, key=version_key if attr not in ("device", "math_lib", "avx") else str)
+    plain = attr in ("device", "math_lib", "avx")
+    return sorted(vals, key=str if plain else versions.sort_key)
 
 
 def nearest(req: LibraryRequest, rows: list[LibraryRecipe]) -> list[str]:
@@ -242,9 +205,8 @@ def resolve(req: LibraryRequest, rows: list[LibraryRecipe]) -> Resolution:
     best = max(matches, key=rank_key)
     same_version = [r for r in matches if r.paddle_version == best.paddle_version]
     if not req.paddle and not (req.preferred_paddle == best.paddle_version):
-        reasons.append(f"Paddle {best.paddle_version}: the newest "
-                       f"{'pre-release' if _is_prerelease(best.paddle_version) else 'release'}"
-                       " among the matches")
+        kind = "pre-release" if versions.is_prerelease(best.paddle_version) else "release"
+        reasons.append(f"Paddle {best.paddle_version}: the newest {kind} among the matches")
     if len(same_version) > 1:
         picks = [f"CUDA {best.cuda}" if best.cuda else None,
                  f"cuDNN {best.cudnn}" if best.cudnn else None,
@@ -257,14 +219,6 @@ def resolve(req: LibraryRequest, rows: list[LibraryRecipe]) -> Resolution:
     if not best.selectable:
         reasons.append(f"note: this row is marked {best.status}: {best.note}")
     return Resolution(row=best, reasons=reasons, candidates=len(matches))
-
-
-def _major(v: str | None) -> str | None:
-    return _parts(v)[0] if v else None
-
-
-def _major_minor(v: str | None) -> str | None:
-    return ".".join(_parts(v)[:2]) if v else None
 
 
 def apply_auto(req: LibraryRequest, report: Any) -> tuple[LibraryRequest, list[str]]:
@@ -289,16 +243,16 @@ def apply_auto(req: LibraryRequest, report: Any) -> tuple[LibraryRequest, list[s
     gpu = (changes.get("device") or req.device) in ("gpu", "jetson") or bool(
         req.cuda or req.cudnn or req.trt)
     if gpu and not req.cuda and driver_max:
-        changes["cuda_max"] = _major_minor(driver_max)
+        changes["cuda_max"] = versions.major_minor(driver_max)
         notes.append(f"--auto: CUDA <= {changes['cuda_max']} (the driver's maximum)")
     if gpu and not req.cudnn and cudnn:
-        changes["cudnn"] = _major(cudnn)
+        changes["cudnn"] = versions.major(cudnn)
         notes.append(f"--auto: cuDNN {changes['cudnn']}.x (installed cuDNN {cudnn})")
     if gpu and not req.trt and trt:
-        changes["trt"] = _major(trt)
+        changes["trt"] = versions.major(trt)
         notes.append(f"--auto: TensorRT {changes['trt']}.x (installed TensorRT {trt})")
     if not req.gcc and gcc:
-        changes["gcc_max"] = _major_minor(gcc)
+        changes["gcc_max"] = versions.major_minor(gcc)
         notes.append(f"--auto: built with gcc <= {changes['gcc_max']} (installed gcc {gcc}; "
                      "a library built by an older gcc links with a newer one)")
     if gpu and not driver_max and not req.cuda:

@@ -12,9 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
+from .. import versions
 from ..errors import LabError
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -44,7 +42,7 @@ class Era:
     submodules: bool
 
     def covers(self, version: str) -> bool:
-        return release_of(version) in SpecifierSet(self.versions)
+        return versions.in_range(_checked(version), self.versions)
 
 
 @dataclass(frozen=True)
@@ -104,16 +102,15 @@ class BuildFacts:
     def shipped_for(self, version: str | None) -> list[ShippedBuild]:
         if not version:
             return []
-        series = ".".join(str(p) for p in release_of(version).release[:2])
+        series = versions.major_minor(_checked(version))
         return [row for row in self.shipped if row.paddle == series]
 
 
-def release_of(version: str) -> Version:
-    """The plain release number (3.0.0-beta1 -> 3.0.0) for comparisons."""
-    try:
-        return Version(Version(version).base_version)
-    except InvalidVersion:
-        raise LabError(f"{version!r} is not a version number") from None
+def _checked(version: str) -> str:
+    if versions.parse(version) is None:
+        raise LabError(f"{version!r} is not a version number",
+                       hint="give a Paddle release like 3.0.0 or 2.6.2")
+    return version
 
 
 def version_from_ref(ref: str) -> str | None:

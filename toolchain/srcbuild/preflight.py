@@ -15,13 +15,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
+from .. import versions
 from ..errors import LabError
 from ..results import JsonResult
 from ..settings import BuildSettings
-from .facts import BuildFacts, release_of
+from .facts import BuildFacts
 from .plan import BuildPlan, arch_numbers, parse_cuda_arch
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -68,22 +68,6 @@ def _run(argv: list[str], env: dict, timeout: float = 20) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (out.stdout or "") + (out.stderr or "") if out.returncode == 0 else None
-
-
-def _v(text: str | None) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
-
-
-def _in(version: str | None, spec: str) -> bool:
-    v = _v(version)
-    return v is not None and (not spec or Version(v.base_version) in SpecifierSet(spec))
-
-
-def _mm(version: str | None) -> str | None:
-    return ".".join(version.split(".")[:2]) if version else None
 
 
 # ---- TensorRT ------------------------------------------------------------------------------
@@ -153,7 +137,7 @@ def check_enterprise_macros(facts: BuildFacts, src_dir: Path, trt_version: str |
                             ) -> Check | None:
     """TRT >= 10.11 headers need a cmake/tensorrt.cmake that knows TRT_*_ENTERPRISE."""
     rule = facts.enterprise
-    if not rule or not trt_version or not _in(trt_version, f">={rule['trt_from']}"):
+    if not (rule and trt_version and versions.in_range(trt_version, f">={rule['trt_from']}")):
         return None
     cmake_file = Path(src_dir) / rule["file"]
     fix = (f"use TensorRT below {rule['trt_from']}, or a Paddle ref whose {rule['file']} "
@@ -236,10 +220,10 @@ def _check_gcc(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env:
     known = ", ".join(era.gcc_known_good)
     if not version:
         report.add("gcc", WARN, f"{path}: cannot read its version", f"use gcc {known}")
-    elif _v(version) < Version(era.gcc_min):
+    elif versions.parse(version) < Version(era.gcc_min):
         report.add("gcc", FAIL, f"{path} is gcc {version}; {era.label} needs gcc >= {era.gcc_min}",
                    f"install gcc {known} and run with CC=gcc-N CXX=g++-N")
-    elif _v(version).major > era.gcc_newest_major:
+    elif versions.parse(version).major > era.gcc_newest_major:
         report.add("gcc", WARN, f"{path} is gcc {version}; {era.label} was built with gcc {known} "
                    "(newer compilers add errors this release does not expect)",
                    f"if the build fails in the compiler, install gcc {known} and set CC/CXX")
@@ -318,7 +302,8 @@ def _check_arch(report: PreflightReport, plan: BuildPlan, facts: BuildFacts,
         return
     too_new = [str(sm) for sm in arch_numbers(sms)
                if cuda_version and str(sm) in facts.arch_min_cuda
-               and _v(_mm(cuda_version)) < Version(facts.arch_min_cuda[str(sm)])]
+               and versions.parse(versions.major_minor(cuda_version))
+               < Version(facts.arch_min_cuda[str(sm)])]
     if too_new:
         report.add("cuda-arch", FAIL, f"CUDA {cuda_version} cannot compile sm_{', sm_'.join(too_new)}",
                    "drop them from --cuda-arch or use a newer CUDA toolkit")
@@ -332,11 +317,11 @@ def _check_compat(report: PreflightReport, plan: BuildPlan, facts: BuildFacts,
     _, sms = parse_cuda_arch(plan.request.cuda_arch, facts.era(plan.era))
     archs = arch_numbers(sms)
     for rule in facts.rules:
-        if rule.paddle and not (version and _in(version, rule.paddle)):
+        if rule.paddle and not (version and versions.in_range(version, rule.paddle)):
             continue
-        if rule.trt and not _in(trt, rule.trt):
+        if rule.trt and not versions.in_range(trt, rule.trt):
             continue
-        if rule.cuda and not _in(cuda, rule.cuda):
+        if rule.cuda and not versions.in_range(cuda, rule.cuda):
             continue
         if rule.arch_below is not None and not any(a < rule.arch_below for a in archs):
             continue
@@ -345,7 +330,7 @@ def _check_compat(report: PreflightReport, plan: BuildPlan, facts: BuildFacts,
     rows = facts.shipped_for(version)
     if not trt or not cuda:
         return
-    series = ".".join(str(p) for p in release_of(version).release[:2]) if version else None
+    series = versions.major_minor(version)
     if not rows:
         report.add("shipped", WARN, f"no shipped GPU build of Paddle {series or plan.era} is on "
                    "record to compare with", "see recipes/build_compat.toml")
@@ -407,7 +392,8 @@ def _check_host(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env
         report.add("ccache", WARN, "ccache not found: rebuilds after --clean start from zero",
                    "apt-get install ccache (Paddle uses it from PATH by itself)")
     # python
-    if r.python and r.python_version and _v(r.python_version) > Version(era.python_max):
+    if (r.python and r.python_version
+            and versions.parse(r.python_version) > Version(era.python_max)):
         report.add("python", WARN, f"WITH_PYTHON=ON with Python {r.python_version}; {era.label} "
                    f"supports up to {era.python_max}", "use --no-python for the C++ library only")
     # checkout / install dir
