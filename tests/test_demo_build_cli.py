@@ -74,7 +74,7 @@ def test_build_demo_uses_the_current_library_and_dry_run(lab_env, demo_1x, tmp_p
                       env=lab_env)
     assert proc.returncode == 0, proc.stderr
     script = proc.stdout
-    assert script.startswith("#!/bin/sh")
+    assert script.startswith("#!/usr/bin/env bash")
     assert f"-DPADDLE_LIB={demo_1x.lib}" in script
     assert f"'{tmp_path / 'b d'}'" in script          # quoted for the shell
     assert "-DWITH_GPU=OFF" in script

@@ -211,7 +211,7 @@ def test_interrupted_install_leaves_nothing(tmp_path):
 
 def test_dry_run_prints_script_and_touches_nothing(lab_env, mirror):
     proc = fetch(lab_env, "--cuda", "10.2", "--mirror", mirror.url, "--dry-run", check=True)
-    assert proc.stdout.startswith("#!/bin/sh") and "curl -fL" in proc.stdout
+    assert proc.stdout.startswith("#!/usr/bin/env bash") and "curl -fL" in proc.stdout
     assert f"{mirror.url}/2.5.2/cxx_c/Linux/GPU/" in proc.stdout
     assert mirror.requests == [] and not lib_dir(lab_env).exists()
 
@@ -303,7 +303,7 @@ def test_ctrl_c_during_fetch_leaves_nothing_installed(lab_env, mirror):
 
 
 def test_dry_run_script_really_runs(lab_env, mirror):
-    """The printed plan is pasteable: sh runs it with real curl/sha256sum/tar."""
+    """The printed plan is pasteable: bash runs it with real curl/sha256sum/tar."""
     import shutil
 
     if not (shutil.which("curl") and shutil.which("sha256sum")):
@@ -313,7 +313,7 @@ def test_dry_run_script_really_runs(lab_env, mirror):
               {"libraries": {ROW_102: {"sha256": sha, "size": archive.stat().st_size}}})
     script = fetch(lab_env, "--cuda", "10.2", "--mirror", mirror.url, "--dry-run",
                    check=True).stdout
-    proc = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert ": OK" in proc.stdout                      # sha256sum -c passed
     installed = lib_dir(lab_env) / ROW_102

@@ -7,7 +7,6 @@ prints `plan.script()`; run.py executes it.
 from __future__ import annotations
 
 import hashlib
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,16 +47,17 @@ class DemoBuildPlan(JsonResult):
 
     def script(self) -> str:
         """The plan as a shell script one can paste (what `--dry-run` prints)."""
-        q = shlex.join
-        lines = ["#!/bin/sh", "# invoke build-demo --dry-run: the demo build as shell commands",
-                 "set -e"]
-        lines += [f"# note: {n}" for n in self.notes]
+        from ..shellscript import ShellScript
+
+        sh = ShellScript("build-demo --dry-run", "the demo build as shell commands")
+        for n in self.notes:
+            sh.note(f"note: {n}")
         if self.clean:
-            lines.append(q(["rm", "-rf", str(self.build_dir)]))
-        lines += [q(self.configure), q(self.build)]
+            sh.run(["rm", "-rf", str(self.build_dir)])
+        sh.run(self.configure).run(self.build)
         for name, path in self.binaries.items():
-            lines.append(q(["ldd", str(path)]) + f"   # {name}: every library must resolve")
-        return "\n".join(lines) + "\n"
+            sh.run(["ldd", str(path)], note=f"{name}: every library must resolve")
+        return sh.render()
 
 
 def header_api(include_dir: Path) -> str:

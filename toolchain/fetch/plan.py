@@ -1,12 +1,11 @@
 """What a fetch will do, decided before anything happens (pure), and its shell form.
 
-`--dry-run` prints `render_script(plan)`: a POSIX shell script that does the same
+`--dry-run` prints `render_script(plan)`: a bash script that does the same
 by hand (curl with resume, sha256sum -c, tar into a temp dir, mv into place).
 """
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import LabError
 from ..manifest import LibraryRecipe
 from ..results import JsonResult
+from ..shellscript import ShellScript
 
 
 @dataclass
@@ -47,43 +47,47 @@ def mirror_url(url: str, mirror: str | None) -> str:
 
 
 def render_script(plan: FetchPlan) -> str:
-    q = shlex.quote
     row = plan.row
-    lines = ["#!/bin/sh", "# invoke fetch-lib --dry-run: the same steps by hand", "set -eu",
-             f"# row: {row.id} ({row.status})"]
-    lines += [f"# why: {r}" for r in plan.reasons]
-    lines += [f"# url:     {plan.url}",
-              f"# cache:   {plan.cache_path or plan.part_path.parent.parent.parent / 'sha256'}"
-              + ("" if plan.cache_path else "/<2 hex>/<sha256>/ (known after the first download)"),
-              f"# install: {plan.install_dir}"]
-    lib_dir = plan.install_dir.parent
-    tmp = lib_dir / f".tmp-{row.id}-manual"
+    sh = ShellScript("fetch-lib --dry-run", "the same steps by hand")
+    sh.note(f"row: {row.id} ({row.status})")
+    for r in plan.reasons:
+        sh.note(f"why: {r}")
+    sh.note(f"url:     {plan.url}")
+    sh.note(f"cache:   {plan.cache_path or plan.part_path.parent.parent.parent / 'sha256'}"
+            + ("" if plan.cache_path else "/<2 hex>/<sha256>/ (known after the first download)"))
+    sh.note(f"install: {plan.install_dir}")
+    tmp = str(plan.install_dir.parent / f".tmp-{row.id}-manual")
     if plan.archive:
-        src = plan.archive
-        lines.append(f"# installing from the local archive {src}")
+        src = str(plan.archive)
+        sh.comment(f"installing from the local archive {src}")
     else:
-        src = plan.part_path
-        lines += [f"mkdir -p {q(str(plan.part_path.parent))}",
-                  f"curl -fL --retry 5 --connect-timeout 10 -C - -o {q(str(src))} {q(plan.url)}"]
+        src = str(plan.part_path)
+        sh.run(["mkdir", "-p", str(plan.part_path.parent)])
+        sh.run(["curl", "-fL", "--retry", "5", "--connect-timeout", "10", "-C", "-", "-o", src,
+                plan.url])
     if plan.expected_sha256:
-        lines.append(f"# sha256 from the {plan.checksum_source}")
-        lines.append(f"echo {q(plan.expected_sha256 + '  ' + str(src))} | sha256sum -c -")
+        sh.comment(f"sha256 from the {plan.checksum_source}")
+        sh.pipe(["echo", f"{plan.expected_sha256}  {src}"], ["sha256sum", "-c", "-"])
     else:
-        lines.append("# no published checksum: record this digest (fetch-lib writes it to the "
-                     "lock file, trust on first use)")
-        lines.append(f"sha256sum {q(str(src))}")
+        sh.comment("no published checksum: record this digest (fetch-lib writes it to the "
+                   "lock file, trust on first use)")
+        sh.run(["sha256sum", src])
     if plan.expected_md5:
-        lines.append(f"echo {q(plan.expected_md5 + '  ' + str(src))} | md5sum -c -")
+        sh.pipe(["echo", f"{plan.expected_md5}  {src}"], ["md5sum", "-c", "-"])
     if plan.cache_path and not plan.archive:
-        lines += [f"mkdir -p {q(str(plan.cache_path.parent))}",
-                  f"mv {q(str(src))} {q(str(plan.cache_path))}"]
-        src = plan.cache_path
-    extract = (f"unzip -q {q(str(src))} -d {q(str(tmp))}" if row.lib_file.endswith(".zip")
-               else f"tar -xzf {q(str(src))} -C {q(str(tmp))} --no-same-owner")
-    lines += [f"rm -rf {q(str(tmp))} && mkdir -p {q(str(tmp))}", extract,
-              f"test -f {q(str(tmp))}/*/paddle/include/paddle_inference_api.h",
-              f"cat {q(str(tmp))}/*/version.txt",
-              f"rm -rf {q(str(plan.install_dir))}",
-              f"mv {q(str(tmp))}/* {q(str(plan.install_dir))} && rmdir {q(str(tmp))}",
-              f"echo installed {q(str(plan.install_dir))}"]
-    return "\n".join(lines) + "\n"
+        sh.run(["mkdir", "-p", str(plan.cache_path.parent)])
+        sh.run(["mv", src, str(plan.cache_path)])
+        src = str(plan.cache_path)
+    sh.run(["rm", "-rf", tmp]).run(["mkdir", "-p", tmp])
+    if row.lib_file.endswith(".zip"):
+        sh.run(["unzip", "-q", src, "-d", tmp])
+    else:
+        sh.run(["tar", "-xzf", src, "-C", tmp, "--no-same-owner"])
+    q = sh.quote       # the globs below stay outside the quotes
+    sh.line(f"test -f {q(tmp)}/*/paddle/include/paddle_inference_api.h")
+    sh.line(f"cat {q(tmp)}/*/version.txt")
+    sh.run(["rm", "-rf", str(plan.install_dir)])
+    sh.line(f"mv {q(tmp)}/* {q(str(plan.install_dir))}")
+    sh.run(["rmdir", tmp])
+    sh.run(["echo", "installed", str(plan.install_dir)])
+    return sh.render()

@@ -291,20 +291,22 @@ def plan_wheel_library(info: WheelInfo, dest: Path, gpu: bool = False) -> WheelP
 
 
 def render_plan_script(plan: WheelPlan) -> str:
-    import shlex
+    from ..shellscript import ShellScript
 
-    d = shlex.quote(plan.dest)
-    out = ["#!/bin/sh", "# fetch-lib --from-wheel: " + WHAT_IT_IS, "set -e",
-           f"mkdir -p {d}/paddle/include {d}/paddle/lib"]
+    sh = ShellScript("fetch-lib --from-wheel --dry-run", WHAT_IT_IS)
+    for n in plan.notes:
+        sh.note(f"note: {n}")
+    sh.variable("DEST", plan.dest)
+    sh.run(["mkdir", "-p", f"{plan.dest}/paddle/include", f"{plan.dest}/paddle/lib"])
     for h in plan.headers:
-        out.append(f"cp {shlex.quote(str(INCLUDE_DIR / h))} {d}/paddle/include/"
-                   "  # minus `// optional` lines the wheel does not export")
+        sh.run(["cp", str(INCLUDE_DIR / h), f"{plan.dest}/paddle/include/"],
+               note="minus `// optional` lines the wheel does not export")
     for rel, target in plan.links.items():
-        out.append(f"ln -s {shlex.quote(target)} {d}/{rel}")
+        sh.run(["ln", "-s", target, f"{plan.dest}/{rel}"])
     for rel, text in plan.files.items():
-        out.append(f"cat > {d}/{rel} <<'EOF'\n{text.rstrip()}\nEOF")
-    out.append("# then: prove (probe vs Python paddle.inference) and register as current")
-    return "\n".join(out) + "\n"
+        sh.write_file(f"{plan.dest}/{rel}", text)
+    sh.comment("then: prove (probe vs Python paddle.inference) and register as current")
+    return sh.render()
 
 
 def declarations_digest() -> str:
