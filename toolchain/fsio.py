@@ -16,7 +16,9 @@ and result would turn private, which is wrong for files meant to be shared.)
 `swap_in_directory` puts a finished directory, built beside its destination, in
 place of whatever was there: the old one is renamed aside first and removed only
 after the new one is in, so a failure at any point leaves either the old tree or
-the new one at `dest`, never nothing and never half of one.
+the new one at `dest`, never nothing and never half of one. `staged_directory` is
+the usual way in: build inside the folder it gives, and it is swapped in on success
+and removed on failure.
 """
 
 from __future__ import annotations
@@ -123,6 +125,24 @@ def swap_in_directory(staged: Path, dest: Path, aside_prefix: str | None = None)
             raise
     finally:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextmanager
+def staged_directory(dest: Path, aside_prefix: str | None = None) -> Iterator[Path]:
+    """An empty sibling folder of `dest` to build in, swapped in when the block ends.
+
+    On success the folder replaces `dest` through `swap_in_directory`; if the block
+    (or the swap) raises, the folder is removed and `dest` is left as it was.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield staged
+        swap_in_directory(staged, dest, aside_prefix)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 # -- digests ---------------------------------------------------------------------------
