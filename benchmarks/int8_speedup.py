@@ -62,11 +62,11 @@ def ensure_models(settings: LabSettings, name: str, train: Path, algo: str,
     fp32, int8 = root / "fp32", root / "int8"
     if not (fp32 / "model.pdmodel").exists():
         log(f"exporting {name} ...")
-        export_model(settings, name, formats=("legacy",), progress=False)
+        export_model(settings, name, formats=("legacy",))
     if not (int8 / "model.pdmodel").exists():
         log(f"quantizing {name} ({algo}) ...")
         quantize_model(settings, fp32, train, int8, algo=algo, batch_size=10,
-                       batch_nums=batch_nums, progress=False)
+                       batch_nums=batch_nums)
     return fp32, int8
 
 
@@ -179,11 +179,10 @@ def accuracy_and_throughput(settings, train, val, threads, batch, rounds, models
     root = settings.work_dir / "models" / "small_cnn"
     if not (root / "fp32" / "model.pdmodel").exists():
         log("training small_cnn ...")
-        export_model(settings, "small_cnn", progress=False)
+        export_model(settings, "small_cnn")
     if not (root / "int8" / "model.pdmodel").exists():
         log("quantizing small_cnn (KL) ...")
-        quantize_model(settings, root / "fp32", train, root / "int8", algo="KL",
-                       progress=False)
+        quantize_model(settings, root / "fp32", train, root / "int8", algo="KL")
     out = {"batch": batch, "threads": threads, "throughput": []}
     for name in ["small_cnn", *models]:
         for precision in ("fp32", "int8"):

@@ -88,8 +88,7 @@ def _build(tmp_path_factory) -> TrainedLab:
     for split in ("train", "val"):
         preprocess_dataset(data / "sample", f"{split}_list.txt", data / f"{split}.bin",
                            jobs=min(2, os.cpu_count() or 1))
-    export = export_model(settings, "small_cnn", progress=False)
+    export = export_model(settings, "small_cnn")
     quant = quantize_model(settings, settings.work_dir / "models" / "small_cnn" / "fp32",
-                           data / "train.bin", algo="avg", batch_size=10, batch_nums=10,
-                           progress=False)
+                           data / "train.bin", algo="avg", batch_size=10, batch_nums=10)
     return TrainedLab(root=root, settings=settings, export=export, quantize=quant)

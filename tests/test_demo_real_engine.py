@@ -114,7 +114,7 @@ def test_real_engine_int8_on_onednn_equals_python(wheel_demo, real_models, tmp_p
     data = write_bin(tmp_path / "val.bin", images, np.zeros(6, np.int64))
     settings = LabSettings.from_mapping({"work_dir": str(tmp_path / "work")})
     quantize.quantize_model(settings, real_models["pdmodel"], data, output=tmp_path / "int8",
-                            algo="avg", batch_size=3, batch_nums=2, progress=False)
+                            algo="avg", batch_size=3, batch_nums=2)
     preds = tmp_path / "preds.txt"
     proc = run_demo(wheel_demo / "test_acc", f"--model_dir={tmp_path / 'int8'}",
                     f"--data_file={data}", "--precision=int8", "--batch_size=3",

@@ -43,9 +43,9 @@ def test_quantizing_twice_writes_the_same_bytes(trained_lab, tmp_path):
     came out in a different order each run (5 runs, 5 program sha256)."""
     settings = trained_lab.settings
     fp32 = export_model(settings, "mobilenet_v2", out_dir=tmp_path / "fp32",
-                        formats=("legacy",), progress=False).out_dir
+                        formats=("legacy",)).out_dir
     runs = [quantize_model(settings, fp32, trained_lab.train, tmp_path / f"int8_{i}",
-                           algo="avg", batch_size=10, batch_nums=2, progress=False)
+                           algo="avg", batch_size=10, batch_nums=2)
             for i in range(2)]
     a, b = (find_model_files(r.output) for r in runs)
     assert runs[0].quantized_ops > 100

@@ -17,15 +17,18 @@ legacy models only, in a worker process started with FLAGS_enable_pir_api=0:
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LabError
+from .fsio import staged_directory
+from .models.worker import WorkerStep
+from .progress import NO_PROGRESS, ProgressSink
 from .results import JsonResult
 from .settings import LabSettings
+from .shellscript import ShellScript
 
 ALGOS = ("abs_max", "avg", "hist", "KL", "mse")
 # PostTrainingQuantization's own default set (conv, depthwise conv, fc/matmul).
@@ -82,42 +85,48 @@ def check_quantizable(model_dir: Path):
     return files
 
 
-def worker_args(files, calib_data: Path, output: Path, algo: str, batch_size: int,
-                batch_nums: int, op_types: tuple[str, ...] | None = None) -> list[str]:
-    return ["--model-dir", str(files.dir), "--program", files.program.name,
-            "--params", files.params.name, "--calib-data", str(calib_data),
-            "--output", str(output), "--algo", algo, "--batch-size", str(batch_size),
-            "--batch-nums", str(batch_nums), "--op-types", ",".join(op_types or OP_TYPES)]
+@dataclass(frozen=True)
+class QuantizePlan(JsonResult):
+    """What `invoke quantize` will do, decided before the worker starts."""
+    model_dir: Path             # the FP32 legacy model
+    program: str                # its file names inside model_dir
+    params: str
+    calib_data: Path
+    calib_images: int           # images in the calibration dataset
+    output: Path                # the INT8 model dir (built beside it, then renamed)
+    algo: str
+    batch_size: int
+    batch_nums: int             # at most what the dataset holds
+    op_types: tuple[str, ...]
+
+    def step(self, output: Path | None = None) -> WorkerStep:
+        """The worker run; `output`: where it writes (default the plan's output)."""
+        args = ["--model-dir", str(self.model_dir), "--program", self.program,
+                "--params", self.params, "--calib-data", str(self.calib_data),
+                "--output", str(output or self.output), "--algo", self.algo,
+                "--batch-size", str(self.batch_size), "--batch-nums", str(self.batch_nums),
+                "--op-types", ",".join(self.op_types)]
+        return WorkerStep("toolchain.quantize", tuple(args), pir=False, what="quantization")
+
+    def script(self) -> str:
+        sh = ShellScript("quantize --dry-run", "post-training quantization in a worker")
+        sh.note("(the task writes to a temporary sibling of the output, then renames it)")
+        sh.note(f"{self.batch_nums} batches of {self.batch_size} from the {self.calib_images} "
+                f"images of {self.calib_data}")
+        self.step().add_to(sh)
+        return sh.render()
 
 
-def quantize_script(settings: LabSettings, model_dir: Path, calib_data: Path,
-                    output: Path | None = None, algo: str = "KL", batch_size: int = 10,
-                    batch_nums: int = 10) -> str:
-    """What quantize_model would run, as a shell script (`invoke quantize --dry-run`)."""
-    import shlex
-
-    if algo not in ALGOS:
-        raise LabError(f"unknown --algo {algo!r}", hint=f"choose one of {', '.join(ALGOS)}")
-    files = check_quantizable(Path(model_dir))
-    output = Path(output) if output else default_output(settings, files.dir)
-    cmd = [sys.executable, "-m", "toolchain.quantize",
-           *worker_args(files, Path(calib_data), output, algo, batch_size, batch_nums)]
-    return ("#!/bin/sh\n# invoke quantize --dry-run: post-training quantization in a worker\n"
-            "# (the task writes to a temporary sibling of the output, then renames it)\n"
-            "FLAGS_enable_pir_api=0 " + shlex.join(cmd) + "\n")
-
-
-def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
-                   output: Path | None = None, algo: str = "KL", batch_size: int = 10,
-                   batch_nums: int = 10, progress: bool = True,
-                   op_types: tuple[str, ...] | None = None) -> QuantizeResult:
-    """Quantize `model_dir` on the images of `calib_data` (bin or slim-dir dataset).
+def plan_quantize(settings: LabSettings, model_dir: Path, calib_data: Path,
+                  output: Path | None = None, algo: str = "KL", batch_size: int = 10,
+                  batch_nums: int = 10, op_types: tuple[str, ...] | None = None
+                  ) -> QuantizePlan:
+    """Check the model and the calibration data and decide the run; writes nothing.
 
     op_types: the op types to quantize (default OP_TYPES); more types let oneDNN
     keep more of the graph in INT8 (fewer reorders between INT8 and FP32)."""
     from .data.binfmt import DatasetReader
-    from .models.layout import find_model_files, publish_model_dir, write_record
-    from .models.worker import run_worker, temp_dir_beside
+    from .models.inputs import check_dataset_fits_model
 
     if algo not in ALGOS:
         raise LabError(f"unknown --algo {algo!r}", hint=f"choose one of {', '.join(ALGOS)}")
@@ -134,53 +143,54 @@ def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
                        f"the calibration dataset", where=str(calib_data),
                        hint=f"pass --batch-size {available} or less (batches x batch size "
                             f"images are read, at most {available})")
-    from .models.inputs import check_dataset_fits_model
-
     check_dataset_fits_model(files, calib_data)
-    batch_nums = min(batch_nums, max(1, available // batch_size))
     output = Path(output) if output else default_output(settings, files.dir)
     if output.resolve() == files.dir.resolve():
         raise LabError("--output must differ from --model-dir", where=str(output))
+    return QuantizePlan(model_dir=files.dir, program=files.program.name,
+                        params=files.params.name, calib_data=calib_data,
+                        calib_images=available, output=output, algo=algo,
+                        batch_size=batch_size,
+                        batch_nums=min(batch_nums, max(1, available // batch_size)),
+                        op_types=tuple(op_types or OP_TYPES))
 
+
+def execute_quantize(plan: QuantizePlan, progress: ProgressSink = NO_PROGRESS
+                     ) -> QuantizeResult:
+    """Run the plan's worker into a staged sibling of the output, record it, swap it in."""
+    from .models.layout import find_model_files, write_record
+
+    files = find_model_files(plan.model_dir)
+    src = files.record()
+    source_sha = files.sha256()
     t0 = time.perf_counter()
-    tmp = temp_dir_beside(output)
-    bar = None
-    if progress and sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       console=Console(stderr=True), transient=True)
-        bar.start()
-        task = bar.add_task(f"calibrating ({algo})", total=None)
-    try:
+    with progress.track(f"calibrating ({plan.algo})", unit="batches") as tracker, \
+            staged_directory(plan.output) as staged:
         def on_progress(done: int, total: int, text: str) -> None:
-            if bar:
-                bar.update(task, completed=done, total=total, description=text)
+            tracker.update(completed=done, total=total, note=text)
 
-        res = run_worker("toolchain.quantize",
-                         worker_args(files, calib_data, tmp, algo, batch_size, batch_nums,
-                                     op_types),
-                         pir=False, on_progress=on_progress, what="quantization")
-        src = files.record()
-        out_files = find_model_files(tmp)
-        sha = out_files.sha256()
-        write_record(tmp, {"name": src.get("name", files.dir.name), "kind": src.get("kind"),
-                           "format": "legacy", "precision": "int8",
-                           "num_classes": src.get("num_classes"), "sha256": sha,
-                           "source_sha256": files.sha256(), "algo": algo,
-                           "calib_data": str(calib_data), "note": src.get("note", "")})
-        publish_model_dir(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        if bar:
-            bar.stop()
-    return QuantizeResult(model_dir=files.dir, output=output, algo=algo, calib_data=calib_data,
-                          batch_size=batch_size, batch_nums=batch_nums,
-                          calib_images=res["calib_images"], quantized_ops=res["quantized_ops"],
-                          sha256=sha, source_sha256=files.sha256(),
-                          seconds=round(time.perf_counter() - t0, 2))
+        res = plan.step(staged).run(on_progress)
+        sha = find_model_files(staged).sha256()
+        write_record(staged, {"name": src.get("name", files.dir.name), "kind": src.get("kind"),
+                              "format": "legacy", "precision": "int8",
+                              "num_classes": src.get("num_classes"), "sha256": sha,
+                              "source_sha256": source_sha, "algo": plan.algo,
+                              "calib_data": str(plan.calib_data), "note": src.get("note", "")})
+    return QuantizeResult(model_dir=plan.model_dir, output=plan.output, algo=plan.algo,
+                          calib_data=plan.calib_data, batch_size=plan.batch_size,
+                          batch_nums=plan.batch_nums, calib_images=res["calib_images"],
+                          quantized_ops=res["quantized_ops"], sha256=sha,
+                          source_sha256=source_sha, seconds=round(time.perf_counter() - t0, 2))
+
+
+def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
+                   output: Path | None = None, algo: str = "KL", batch_size: int = 10,
+                   batch_nums: int = 10, progress: ProgressSink = NO_PROGRESS,
+                   op_types: tuple[str, ...] | None = None) -> QuantizeResult:
+    """Quantize `model_dir` on the images of `calib_data` (bin or slim-dir dataset):
+    plan_quantize, then execute_quantize."""
+    return execute_quantize(plan_quantize(settings, model_dir, calib_data, output, algo,
+                                          batch_size, batch_nums, op_types), progress)
 
 
 # --- worker side (runs with FLAGS_enable_pir_api=0) -----------------------------------

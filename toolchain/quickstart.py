@@ -246,13 +246,12 @@ def _model(p: Pipeline, name: str, kind: str, train: dict, val: dict) -> dict:
         def action():
             res = zoo.export_model(p.settings, name, out_dir=out,
                                    train_data=Path(train["outputs"]["data"]),
-                                   val_data=Path(val["outputs"]["data"]), progress=False)
+                                   val_data=Path(val["outputs"]["data"]))
             return _model_detail(res, "trained"), {"train": res.train}
     else:
         def action():
             # legacy format only: what oneDNN INT8 and the C++ demo run
-            res = zoo.export_model(p.settings, name, out_dir=out, formats=("legacy",),
-                                   progress=False)
+            res = zoo.export_model(p.settings, name, out_dir=out, formats=("legacy",))
             return _model_detail(res, "seeded weights, latency only")
     return p.step(f"model-{name}", inputs, {"fp32": out}, action)
 
@@ -276,7 +275,7 @@ def _quantize(p: Pipeline, name: str, kind: str, model: dict, train: dict) -> di
 
     def action():
         res = quantize_model(p.settings, fp32, Path(train["outputs"]["data"]), out, algo=algo,
-                             batch_size=batch_size, batch_nums=batch_nums, progress=False)
+                             batch_size=batch_size, batch_nums=batch_nums)
         return (f"{algo} on {res.calib_images} train images, {res.quantized_ops} quantized "
                 f"ops in {res.seconds:.0f} s")
     return p.step(f"quantize-{name}", inputs, {"int8": out}, action)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
-from ..fsio import atomic_write_bytes, atomic_write_json, hash_file_into, swap_in_directory
+from ..fsio import atomic_write_bytes, atomic_write_json, hash_file_into
 
 PROGRAM_NAMES = {"legacy": "model.pdmodel", "pir": "model.json"}
 PARAMS_NAME = "model.pdiparams"
@@ -139,9 +139,3 @@ def strip_debug_attrs(program: Path) -> int:
 
 def write_record(model_dir: Path, record: dict) -> None:
     atomic_write_json(Path(model_dir) / RECORD_NAME, record)
-
-
-def publish_model_dir(staged: Path, target: Path) -> None:
-    """Put a finished model dir, built beside `target` on the same file system,
-    in place of whatever was there (a rename, so readers never see half a model)."""
-    swap_in_directory(staged, target)

@@ -17,10 +17,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LabError
+from ..results import JsonResult
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -79,6 +80,24 @@ def run_worker(module: str, args: list[str], pir: bool, timeout: float = 900,
     return result
 
 
+@dataclass(frozen=True)
+class WorkerStep(JsonResult):
+    """One worker run a plan holds: `python -m module args` with FLAGS_enable_pir_api."""
+    module: str
+    args: tuple[str, ...]
+    pir: bool
+    what: str
+
+    def run(self, on_progress: ProgressFn | None = None) -> dict:
+        return run_worker(self.module, list(self.args), pir=self.pir, on_progress=on_progress,
+                          what=self.what)
+
+    def add_to(self, script) -> None:
+        """Append the same run to a toolchain.shellscript.ShellScript."""
+        script.run([sys.executable, "-m", self.module, *self.args],
+                   env={"FLAGS_enable_pir_api": "1" if self.pir else "0"})
+
+
 def worker_main(body: Callable[[], dict]) -> None:
     """Inside a worker: run `body`, print its result (or the LabError) as the last line."""
     try:
@@ -99,9 +118,3 @@ def check_pir_flag(expect_pir: bool) -> None:
     if (value not in ("0", "false", "False")) != expect_pir:
         raise LabError(f"worker started with FLAGS_enable_pir_api={value}",
                        hint="start workers through toolchain.models.worker.run_worker")
-
-
-def temp_dir_beside(path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

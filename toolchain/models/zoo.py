@@ -9,7 +9,6 @@ Layout under <work_dir>/models/<name>/:
 
 from __future__ import annotations
 
-import shutil
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -17,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
+from ..fsio import staged_directory
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 from ..settings import LabSettings
-from .layout import publish_model_dir, write_record
+from ..shellscript import ShellScript
+from .layout import write_record
+from .worker import WorkerStep
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "models.toml"
 FORMATS = ("legacy", "pir")
@@ -92,46 +95,69 @@ def default_data_file(settings: LabSettings, split: str = "val") -> Path:
     return settings.work_dir / "data" / f"{split}.bin"
 
 
-def _progress_bar(enabled: bool):
-    import sys
+@dataclass(frozen=True)
+class ExportPlan(JsonResult):
+    """What `invoke models --export` will do: one worker per format, in FORMATS order."""
+    name: str
+    kind: str
+    note: str
+    num_classes: int
+    out_dir: Path                     # legacy here, PIR in out_dir/pir
+    formats: tuple[str, ...]
+    train_data: Path | None = None    # trained models: trained by the first worker
+    val_data: Path | None = None
 
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    def target(self, fmt: str, root: Path | None = None) -> Path:
+        root = Path(root or self.out_dir)
+        return root if fmt == "legacy" else root / "pir"
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=Console(stderr=True), transient=True)
+    def steps(self, root: Path | None = None) -> list[WorkerStep]:
+        """The worker runs, writing under `root` (default out_dir). The first one of a
+        trained model trains it; the others load the weights it wrote."""
+        root = Path(root or self.out_dir)
+        out = []
+        for i, fmt in enumerate(self.formats):
+            args = ["--name", self.name, "--format", fmt, "--out", str(self.target(fmt, root))]
+            if self.kind == "trained" and i > 0:
+                args += ["--weights", str(root / "train" / "weights.pdparams")]
+            elif self.kind == "trained":
+                args += ["--train-data", str(self.train_data)]
+                args += ["--val-data", str(self.val_data)] if self.val_data else []
+            out.append(WorkerStep("toolchain.models.export", tuple(args), pir=(fmt == "pir"),
+                                  what=f"export of {self.name} ({fmt})"))
+        return out
+
+    def script(self) -> str:
+        sh = ShellScript(f"models --export {self.name} --dry-run", "one worker per format")
+        sh.note("(the task writes to a temporary sibling of the output, then renames it)")
+        for step in self.steps():
+            step.add_to(sh)
+        return sh.render()
 
 
-def export_script(settings: LabSettings, name: str, out_dir: Path | None = None,
-                  formats: tuple[str, ...] = FORMATS, train_data: Path | None = None,
-                  val_data: Path | None = None) -> str:
-    """What export_model would run, as a shell script (`invoke models --export --dry-run`)."""
-    import shlex
-    import sys
+def plan_export(settings: LabSettings, name: str, out_dir: Path | None = None,
+                formats: tuple[str, ...] = FORMATS, train_data: Path | None = None,
+                val_data: Path | None = None) -> ExportPlan:
+    """Decide an export of `name` (legacy in out_dir, PIR in out_dir/pir); writes nothing.
 
+    Trained models are trained first on `train_data` (default <work_dir>/data/train.bin)
+    and scored on `val_data` (default <work_dir>/data/val.bin when present)."""
     spec = get_model(name)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise LabError(f"unknown model format(s): {', '.join(bad) or '(none)'}",
+                       hint=f"formats: {', '.join(FORMATS)}")
     out_dir = Path(out_dir) if out_dir else default_model_dir(settings, "fp32", name)
-    train_args = _train_args(settings, spec, train_data, val_data)
-    lines = ["#!/bin/sh", f"# invoke models --export {name} --dry-run: one worker per format",
-             "# (the task writes to a temporary sibling of the output, then renames it)"]
-    for fmt in sorted(formats, key=FORMATS.index):
-        target = out_dir if fmt == "legacy" else out_dir / "pir"
-        args = ["--name", name, "--format", fmt, "--out", str(target)]
-        if spec.kind == "trained":
-            args += (["--weights", str(out_dir / "train" / "weights.pdparams")]
-                     if fmt != sorted(formats, key=FORMATS.index)[0] else train_args)
-        flag = "1" if fmt == "pir" else "0"
-        lines.append(f"FLAGS_enable_pir_api={flag} "
-                     + shlex.join([sys.executable, "-m", "toolchain.models.export", *args]))
-    return "\n".join(lines) + "\n"
+    train_data, val_data = _training_data(settings, spec, train_data, val_data)
+    return ExportPlan(name=name, kind=spec.kind, note=spec.note, num_classes=spec.num_classes,
+                      out_dir=out_dir, formats=tuple(sorted(set(formats), key=FORMATS.index)),
+                      train_data=train_data, val_data=val_data)
 
 
-def _train_args(settings: LabSettings, spec: ModelSpec, train_data: Path | None,
-                val_data: Path | None) -> list[str]:
+def _training_data(settings: LabSettings, spec: ModelSpec, train_data: Path | None,
+                   val_data: Path | None) -> tuple[Path | None, Path | None]:
     if spec.kind != "trained":
-        return []
+        return None, None
     train_data = Path(train_data) if train_data else default_data_file(settings, "train")
     if not train_data.exists():
         raise LabError(f"training data not found: {train_data}", where=str(train_data),
@@ -140,75 +166,45 @@ def _train_args(settings: LabSettings, spec: ModelSpec, train_data: Path | None,
                             "or pass --train-data")
     if val_data is None and default_data_file(settings, "val").exists():
         val_data = default_data_file(settings, "val")
-    return ["--train-data", str(train_data)] + (["--val-data", str(val_data)] if val_data
-                                                 else [])
+    return train_data, Path(val_data) if val_data else None
 
 
-def export_model(settings: LabSettings, name: str, out_dir: Path | None = None,
-                 formats: tuple[str, ...] = FORMATS, train_data: Path | None = None,
-                 val_data: Path | None = None, progress: bool = True) -> ExportResult:
-    """Write `name` as an FP32 inference model (legacy in out_dir, PIR in out_dir/pir).
-
-    Trained models are trained first on `train_data` (default <work_dir>/data/train.bin)
-    and scored on `val_data` (default <work_dir>/data/val.bin when present).
-    Everything is written in a temporary sibling directory and renamed at the end.
-    """
-    from .worker import run_worker, temp_dir_beside
-
-    spec = get_model(name)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise LabError(f"unknown model format(s): {', '.join(bad) or '(none)'}",
-                       hint=f"formats: {', '.join(FORMATS)}")
-    out_dir = Path(out_dir) if out_dir else default_model_dir(settings, "fp32", name)
-    train_args = _train_args(settings, spec, train_data, val_data)
-
+def execute_export(plan: ExportPlan, progress: ProgressSink = NO_PROGRESS) -> ExportResult:
+    """Run the plan's workers in a staged sibling of out_dir, record each format, swap it in."""
     t0 = time.perf_counter()
-    tmp = temp_dir_beside(out_dir)
-    bar = _progress_bar(progress)
-    try:
-        if bar:
-            bar.start()
-        task = bar.add_task(f"export {name}", total=None) if bar else None
-
+    results: dict[str, dict] = {}
+    with progress.track(f"export {plan.name}", unit="steps") as tracker, \
+            staged_directory(plan.out_dir) as staged:
         def on_progress(done: int, total: int, text: str) -> None:
-            if bar:
-                bar.update(task, completed=done, total=total, description=f"train {name}")
+            tracker.update(completed=done, total=total, note=f"train {plan.name}")
 
-        order = sorted(formats, key=FORMATS.index)
-        results: dict[str, dict] = {}
-        dirs: dict[str, Path] = {}
-        for i, fmt in enumerate(order):
-            target = tmp if fmt == "legacy" else tmp / "pir"
-            args = ["--name", name, "--format", fmt, "--out", str(target)]
-            if spec.kind == "trained":
-                weights = tmp / "train" / "weights.pdparams"
-                args += ["--weights", str(weights)] if weights.exists() else train_args
-            results[fmt] = run_worker("toolchain.models.export", args, pir=(fmt == "pir"),
-                                      on_progress=on_progress, what=f"export of {name} ({fmt})")
-            if bar:
-                bar.update(task, description=f"export {name} ({fmt})")
-            dirs[fmt] = out_dir if fmt == "legacy" else out_dir / "pir"
-            write_record(target, {"name": name, "kind": spec.kind, "format": fmt,
-                                  "precision": "fp32", "num_classes": spec.num_classes,
-                                  "sha256": results[fmt]["sha256"], "note": spec.note,
-                                  "train": results[order[0]].get("train")})
-        publish_model_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        if bar:
-            bar.stop()
+        for fmt, step in zip(plan.formats, plan.steps(staged)):
+            results[fmt] = step.run(on_progress)
+            tracker.update(note=f"{fmt} written")
+            write_record(plan.target(fmt, staged),
+                         {"name": plan.name, "kind": plan.kind, "format": fmt,
+                          "precision": "fp32", "num_classes": plan.num_classes,
+                          "sha256": results[fmt]["sha256"], "note": plan.note,
+                          "train": results[plan.formats[0]].get("train")})
     train = next((r.get("train") for r in results.values() if r.get("train")), None)
-    return ExportResult(name=name, kind=spec.kind, note=spec.note, out_dir=out_dir,
-                        dirs={k: str(v) for k, v in dirs.items()},
+    return ExportResult(name=plan.name, kind=plan.kind, note=plan.note, out_dir=plan.out_dir,
+                        dirs={fmt: str(plan.target(fmt)) for fmt in plan.formats},
                         sha256={k: v["sha256"] for k, v in results.items()}, train=train,
                         seconds=round(time.perf_counter() - t0, 2))
 
 
+def export_model(settings: LabSettings, name: str, out_dir: Path | None = None,
+                 formats: tuple[str, ...] = FORMATS, train_data: Path | None = None,
+                 val_data: Path | None = None, progress: ProgressSink = NO_PROGRESS
+                 ) -> ExportResult:
+    """Write `name` as an FP32 inference model: plan_export, then execute_export."""
+    return execute_export(plan_export(settings, name, out_dir, formats, train_data, val_data),
+                          progress)
+
+
 def train_small_classifier(settings: LabSettings, data_file: Path, out_dir: Path | None = None,
-                           val_data: Path | None = None, progress: bool = True) -> ExportResult:
+                           val_data: Path | None = None, progress: ProgressSink = NO_PROGRESS
+                           ) -> ExportResult:
     """Train the default trained model on `data_file` and export it (both formats)."""
     trained = [m for m in list_models() if m.kind == "trained"]
     name = default_model_name(settings)

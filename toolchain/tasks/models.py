@@ -76,21 +76,19 @@ def models(c, list_=False, export="", out="", formats="legacy,pir", train_data="
     """
     from pathlib import Path
 
-    from ..models.zoo import default_model_name, export_model, export_script, list_models
+    from ..models.zoo import default_model_name, execute_export, list_models, plan_export
+    from .progress import progress_for
 
     settings = LabSettings.from_context(c)
     if export:
         fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
+        plan = plan_export(settings, export, Path(out) if out else None, formats=fmts,
+                           train_data=Path(train_data) if train_data else None,
+                           val_data=Path(val_data) if val_data else None)
         if dry_run:
-            print(export_script(settings, export, Path(out) if out else None, formats=fmts,
-                                train_data=Path(train_data) if train_data else None,
-                                val_data=Path(val_data) if val_data else None), end="")
+            print(plan.script(), end="")
             return
-        result = export_model(settings, export, Path(out) if out else None, formats=fmts,
-                              train_data=Path(train_data) if train_data else None,
-                              val_data=Path(val_data) if val_data else None,
-                              progress=not json_)
-        emit(result, json_, _render_export)
+        emit(execute_export(plan, progress_for(not json_)), json_, _render_export)
         return
     result = ModelList(default=default_model_name(settings),
                        models=[m.to_dict() | {"raw": None} for m in list_models()])

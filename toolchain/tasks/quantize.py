@@ -48,20 +48,21 @@ def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None
     from pathlib import Path
 
     from ..models.zoo import default_data_file, default_model_dir
-    from ..quantize import quantize_model, quantize_script
+    from ..quantize import execute_quantize, plan_quantize
+    from .progress import progress_for
 
     settings = LabSettings.from_context(c)
     qs = settings.quantize
-    args = dict(settings=settings,
-                model_dir=Path(model_dir) if model_dir else default_model_dir(settings, "fp32"),
-                calib_data=Path(calib_data) if calib_data else default_data_file(settings,
-                                                                                 "train"),
-                output=Path(output) if output else None,
-                algo=algo or qs.algo,
-                batch_size=qs.batch_size if batch_size is None else batch_size,
-                batch_nums=qs.batch_nums if batch_nums is None else batch_nums)
+    plan = plan_quantize(
+        settings,
+        model_dir=Path(model_dir) if model_dir else default_model_dir(settings, "fp32"),
+        calib_data=Path(calib_data) if calib_data else default_data_file(settings, "train"),
+        output=Path(output) if output else None,
+        algo=algo or qs.algo,
+        batch_size=qs.batch_size if batch_size is None else batch_size,
+        batch_nums=qs.batch_nums if batch_nums is None else batch_nums)
     if dry_run:
-        print(quantize_script(**args), end="")
+        print(plan.script(), end="")
         return
-    result = quantize_model(**args, progress=not json_)
+    result = execute_quantize(plan, progress_for(not json_))
     emit(result, json_, _render)
