@@ -53,6 +53,13 @@ def test_guard_and_failure_stop_the_script(tmp_path):
     assert proc.returncode != 0 and "skipped" not in proc.stdout and "never" not in proc.stdout
 
 
+def test_a_command_allowed_to_fail_says_so_and_the_script_goes_on(tmp_path):
+    sh = ShellScript("x").run(["false"], if_fails="host a: failed").run(["echo", "next"])
+    proc = _bash(sh.render(), tmp_path)
+    assert proc.returncode == 0 and proc.stdout == "next\n"
+    assert proc.stderr == "host a: failed\n"
+
+
 def test_wrapped_command_is_one_command(tmp_path):
     sh = ShellScript("x").run(["printf", "%s|", "a b", "-DX=1"], wrap=True)
     assert " \\\n    " in sh.render()

@@ -38,6 +38,7 @@ from .fsio import atomic_write_text
 from .lab_lock import matches
 from .results import JsonResult
 from .settings import HostDefaults, LabSettings
+from .shellscript import ShellScript
 from .state import write_json_atomic
 
 TASKS = ("doctor", "verify", "fetch-lib", "bench", "quickstart")
@@ -186,13 +187,12 @@ def remote_command(spec: HostSpec, task: str, args: list[str], timeout: float | 
     return " && ".join(parts)
 
 
-def ssh_equivalent(spec: HostSpec, command: str) -> str:
-    """The same run as a pasteable `ssh` line (for --dry-run)."""
+def ssh_argv(spec: HostSpec, command: str) -> list[str]:
+    """The same run as an `ssh` command (for --dry-run)."""
     argv = ["ssh", "-p", str(spec.port)]
     if spec.key:
         argv += ["-i", spec.key]
-    argv += [f"{spec.user}@{spec.host}" if spec.user else spec.host, command]
-    return " ".join(shlex.quote(a) for a in argv)
+    return argv + [f"{spec.user}@{spec.host}" if spec.user else spec.host, command]
 
 
 # -- running -----------------------------------------------------------------------------
@@ -406,29 +406,71 @@ def _quiet_close(conn: Any) -> None:
         pass
 
 
-def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] | None = None,
-            timeout: float | None = None, parallel: bool | None = None,
-            on_done: Callable[[HostOutcome], None] | None = None) -> LabRun:
-    """Run `invoke <task> --json ARGS` on every host; collect, diff, write the summary."""
-    try:
-        import fabric  # noqa: F401
-    except ImportError:
-        raise LabError("Fabric is not installed", hint="pip install 'paddle-trt-lab[lab]'") \
-            from None
+@dataclass(frozen=True)
+class HostRun(JsonResult):
+    spec: HostSpec
+    timeout: float
+    command: str                     # the shell line the host runs
+
+
+@dataclass(frozen=True)
+class LabPlan(JsonResult):
+    """What `invoke lab` will do: one run per host, and where the results go."""
+    task: str
+    args: tuple[str, ...]
+    parallel: bool
+    runs: tuple[HostRun, ...]
+    results_dir: Path                # <results_dir>/lab/<host>/<task>.{json,log}
+    ignore_keys: tuple[str, ...]
+    max_rows: int
+
+    @property
+    def summary_file(self) -> Path:
+        return self.results_dir / "lab" / f"{self.task}.json"
+
+    def script(self) -> str:
+        """The runs as ssh lines (a pasteable shell script)."""
+        sh = ShellScript(f"lab --task {self.task} --dry-run", "one ssh run per host")
+        for r in self.runs:
+            sh.comment(f"{r.spec.name} ({r.spec.address}), timeout {r.timeout:g}s")
+            sh.run(ssh_argv(r.spec, r.command), if_fails=f"{r.spec.name}: failed")
+        return sh.render()
+
+
+def plan_lab(settings: LabSettings, names: list[str], task: str, args: list[str] | None = None,
+             timeout: float | None = None, parallel: bool | None = None) -> LabPlan:
+    """Hosts, commands and timeouts of a lab run (pure: settings in, plan out)."""
     if task not in TASKS:
         raise LabError(f"unknown lab task {task!r}", hint=f"use one of: {', '.join(TASKS)}")
     cfg = settings.lab
     specs = resolve_hosts(names, settings.hosts, cfg)
     parallel = cfg.parallel if parallel is None else parallel
     args = list(args or [])
-    run = LabRun(task=task, args=args, parallel=parallel, max_rows=cfg.max_rows)
-    plans = []
+    runs = []
     for spec in specs:
         host_timeout = float(timeout) if timeout else spec.timeout
-        plans.append((spec, host_timeout,
-                      remote_command(spec, task, args, host_timeout, cfg.remote_timeout)))
+        runs.append(HostRun(spec, host_timeout,
+                            remote_command(spec, task, args, host_timeout,
+                                           cfg.remote_timeout)))
+    return LabPlan(task=task, args=tuple(args), parallel=parallel, runs=tuple(runs),
+                   results_dir=settings.results_dir,
+                   ignore_keys=tuple(cfg.ignore_keys),
+                   max_rows=cfg.max_rows)
 
-    def start(spec: HostSpec, host_timeout: float, command: str) -> dict:
+
+def execute_lab(plan: LabPlan, on_done: Callable[[HostOutcome], None] | None = None) -> LabRun:
+    """Run the plan's hosts; collect, diff, write the summary."""
+    try:
+        import fabric  # noqa: F401
+    except ImportError:
+        raise LabError("Fabric is not installed", hint="pip install 'paddle-trt-lab[lab]'") \
+            from None
+    task = plan.task
+    run = LabRun(task=task, args=list(plan.args), parallel=plan.parallel,
+                 max_rows=plan.max_rows)
+
+    def start(r: HostRun) -> dict:
+        spec, host_timeout, command = r.spec, r.timeout, r.command
         holder: dict[str, Any] = {}
 
         def work() -> None:
@@ -447,41 +489,33 @@ def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] 
         holder["thread"].start()
         return holder
 
-    def finish(spec: HostSpec, host_timeout: float, command: str, holder: dict) -> HostOutcome:
-        outcome = _collect(spec, holder, host_timeout, holder["deadline"] - time.monotonic())
+    def finish(r: HostRun, holder: dict) -> HostOutcome:
+        outcome = _collect(r.spec, holder, r.timeout, holder["deadline"] - time.monotonic())
         if not outcome.elapsed_s:
             outcome.elapsed_s = round(time.monotonic() - holder["t0"], 2)
-        outcome = _finish(outcome, spec, task, command, holder, settings.results_dir)
+        outcome = _finish(outcome, r.spec, task, r.command, holder, plan.results_dir)
         if on_done:
             on_done(outcome)
         return outcome
 
-    if parallel:
-        holders = [start(*plan) for plan in plans]
-        run.hosts = [finish(*plan, holder) for plan, holder in zip(plans, holders)]
+    if plan.parallel:
+        holders = [start(r) for r in plan.runs]
+        run.hosts = [finish(r, holder) for r, holder in zip(plan.runs, holders)]
     else:
-        run.hosts = [finish(*plan, start(*plan)) for plan in plans]
+        run.hosts = [finish(r, start(r)) for r in plan.runs]
     run.differences = host_differences({o.name: o.result for o in run.hosts
-                                        if o.result is not None}, cfg.ignore_keys)
+                                        if o.result is not None}, plan.ignore_keys)
     run.ok = all(o.status == "ok" for o in run.hosts)
-    summary = settings.results_dir / "lab" / f"{task}.json"
-    run.summary_file = summary
-    write_json_atomic(summary, run.to_dict())
+    run.summary_file = plan.summary_file
+    write_json_atomic(plan.summary_file, run.to_dict())
     return run
 
 
-def dry_run_script(settings: LabSettings, names: list[str], task: str, args: list[str],
-                   timeout: float | None) -> str:
-    """The runs `invoke lab` would make, as ssh lines (a pasteable shell script)."""
-    cfg = settings.lab
-    specs = resolve_hosts(names, settings.hosts, cfg)
-    lines = ["#!/bin/sh", f"# invoke lab --task {task}: one ssh run per host"]
-    for spec in specs:
-        t = float(timeout) if timeout else spec.timeout
-        lines.append(f"# {spec.name} ({spec.address}), timeout {t:g}s")
-        lines.append(ssh_equivalent(spec, remote_command(spec, task, args, t,
-                                                         cfg.remote_timeout)))
-    return "\n".join(lines) + "\n"
+def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] | None = None,
+            timeout: float | None = None, parallel: bool | None = None,
+            on_done: Callable[[HostOutcome], None] | None = None) -> LabRun:
+    """Run `invoke <task> --json ARGS` on every host: plan_lab, then execute_lab."""
+    return execute_lab(plan_lab(settings, names, task, args, timeout, parallel), on_done)
 
 
 # -- cross-host comparison (pure) ---------------------------------------------------------

@@ -58,15 +58,18 @@ class ShellScript:
         return self
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-            guard: str | None = None, note: str | None = None, wrap: bool = False
-            ) -> "ShellScript":
+            guard: str | None = None, if_fails: str | None = None, note: str | None = None,
+            wrap: bool = False) -> "ShellScript":
         """One command. `env`: NAME=value prefixes; `guard`: a shell test that skips it
-        when true (`guard || cmd`); `note`: a trailing comment; `wrap`: one argument a line."""
+        when true (`guard || cmd`); `if_fails`: a message printed to stderr when it fails,
+        and the script goes on; `note`: a trailing comment; `wrap`: one argument a line."""
         words = [f"{k}={self.quote(v)}" for k, v in (env or {}).items()]
         words += [self.quote(a) for a in argv]
         text = (" \\\n    " if wrap else " ").join(words)
         if guard:
             text = f"{guard} || {text}"
+        if if_fails:
+            text += f" || echo {shlex.quote(if_fails)} >&2"
         if note:
             text += f"   # {note}"
         self._body.append(text)

@@ -234,7 +234,7 @@ def lab(c, hosts=None, task="doctor", args=None, timeout=None, parallel=False, s
     import sys
 
     from toolchain.errors import LabError
-    from toolchain.lab_hosts import dry_run_script, run_lab
+    from toolchain.lab_hosts import execute_lab, plan_lab
     from toolchain.settings import LabSettings
 
     if parallel and serial:
@@ -252,8 +252,9 @@ def lab(c, hosts=None, task="doctor", args=None, timeout=None, parallel=False, s
         raise LabError(f"cannot split --args: {exc}", hint="quote it as one shell string")
     seconds = timeout      # parsed by @lab_task(numbers=...): None or a number > 0
     mode = True if parallel else (False if serial else None)
+    plan = plan_lab(settings, names, task, extra, seconds, mode)
     if dry_run:
-        sys.stdout.write(dry_run_script(settings, names, task, extra, seconds))
+        sys.stdout.write(plan.script())
         return
 
     def on_done(o):
@@ -262,7 +263,7 @@ def lab(c, hosts=None, task="doctor", args=None, timeout=None, parallel=False, s
             Console(stderr=True, highlight=False).print(
                 f"  {o.name}: {o.status} ({o.elapsed_s:.1f}s)")
 
-    run = run_lab(settings, names, task, extra, seconds, mode, on_done=on_done)
+    run = execute_lab(plan, on_done=on_done)
     emit(run, json_, _render_lab)
     if not run.ok:
         bad = [f"{o.name} ({o.status})" for o in run.hosts if o.status != "ok"]
