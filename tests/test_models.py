@@ -17,6 +17,7 @@ from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
 from toolchain.models.worker import worker_env
 from toolchain.models.zoo import export_model, get_model, list_models
+from toolchain.progress import RecordingProgress
 
 
 def test_the_zoo_has_the_tutorials_architectures_and_a_trained_default():
@@ -52,7 +53,11 @@ def test_a_trained_model_without_training_data_says_how_to_make_it(lab_env, invo
 @pytest.mark.slow
 def test_seeded_export_writes_both_formats_deterministically(tmp_path):
     settings = lab_settings(tmp_path / "work")
-    a = export_model(settings, "mobilenet_v1")
+    progress = RecordingProgress()
+    a = export_model(settings, "mobilenet_v1", progress=progress)
+    assert progress.events[0] == ("start", "export mobilenet_v1", None, "steps")
+    assert ("update", "export mobilenet_v1", None, None, "pir written") in progress.events
+    assert progress.events[-1] == ("done", "export mobilenet_v1")
     legacy, pir = find_model_files(a.dirs["legacy"]), find_model_files(a.dirs["pir"])
     assert (legacy.format, legacy.program.name) == ("legacy", "model.pdmodel")
     assert (pir.format, pir.program.name) == ("pir", "model.json")
