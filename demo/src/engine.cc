@@ -88,13 +88,13 @@ void Note(const Options& o, const std::string& msg) {
 }
 
 void CheckCombination(const Options& o, const ModelFiles& m) {
-  const bool gpu = o.device == "gpu";
-  if (!gpu && o.precision == "fp16") {
+  const bool gpu = o.device == Device::kGpu;
+  if (!gpu && o.precision == Precision::kFp16) {
     throw DemoError("--precision fp16 runs only on GPU through TensorRT",
                     "use --device gpu, or --precision fp32|int8 on CPU", 2);
   }
-  if (gpu && !o.use_trt && o.precision != "fp32") {
-    throw DemoError("--precision " + o.precision + " on GPU needs TensorRT",
+  if (gpu && !o.use_trt && o.precision != Precision::kFp32) {
+    throw DemoError(std::string("--precision ") + Name(o.precision) + " on GPU needs TensorRT",
                     "drop --use_trt=false", 2);
   }
   if (gpu && PADDLE_LIB_WITH_GPU == 0) {
@@ -102,10 +102,10 @@ void CheckCombination(const Options& o, const ModelFiles& m) {
                     "(version.txt: WITH_GPU: OFF)",
                     "use --device cpu, or build the demo against a GPU library");
   }
-  if (!gpu && o.precision == "int8" && !o.use_onednn) {
+  if (!gpu && o.precision == Precision::kInt8 && !o.use_onednn) {
     throw DemoError("INT8 on CPU runs through oneDNN", "drop --use_onednn=false", 2);
   }
-  if (!gpu && o.precision == "int8" && PADDLE_LIB_WITH_ONEDNN == 0) {
+  if (!gpu && o.precision == Precision::kInt8 && PADDLE_LIB_WITH_ONEDNN == 0) {
     throw DemoError("this library was built without oneDNN (version.txt: WITH_MKLDNN/WITH_ONEDNN "
                     "OFF), so it cannot run INT8 on CPU",
                     "use a library built with oneDNN, or --device gpu");
@@ -119,12 +119,15 @@ void CheckCombination(const Options& o, const ModelFiles& m) {
     Note(o, "a PIR .json model goes through EnableTensorRtEngine only where this Paddle version "
             "supports it; Paddle 3.x's PIR-TRT path is Python-only (paddle.tensorrt.convert)");
   }
-  if (o.use_calib && o.precision != "int8") Note(o, "--use_calib matters only for --precision int8");
+  if (o.use_calib && o.precision != Precision::kInt8) Note(o, "--use_calib matters only for --precision int8");
 }
 
-PrecisionT TrtPrecision(const std::string& p) {
-  if (p == "int8") return PrecisionT::kInt8;
-  if (p == "fp16") return PrecisionT::kHalf;
+PrecisionT TrtPrecision(Precision p) {
+  switch (p) {
+    case Precision::kInt8: return PrecisionT::kInt8;
+    case Precision::kFp16: return PrecisionT::kHalf;
+    case Precision::kFp32: break;
+  }
   return PrecisionT::kFloat32;
 }
 
@@ -149,30 +152,30 @@ Engine::Engine(const Options& o) : impl_(new Impl) {
     calls.push_back("EnableNewIR(1)");
   }
 #endif
-  if (o.device == "gpu") {
+  if (o.device == Device::kGpu) {
     config.EnableUseGpu(static_cast<uint64_t>(o.gpu_mem_mb), o.gpu_id);
     calls.push_back(Text("EnableUseGpu", o.gpu_mem_mb, o.gpu_id));
     if (o.use_trt) {
       const int64_t workspace = o.workspace_mb * (int64_t{1} << 20);
       const bool use_static = !o.trt_cache_dir.empty();
-      const bool use_calib = o.precision == "int8" && o.use_calib;
+      const bool use_calib = o.precision == Precision::kInt8 && o.use_calib;
       const PrecisionT prec = TrtPrecision(o.precision);
 #if PADDLE_TRT_SIGNATURE == 1
       const int ws = workspace > INT_MAX ? INT_MAX : static_cast<int>(workspace);
       config.EnableTensorRtEngine(ws, o.batch_size, o.min_subgraph_size, prec, use_static,
                                   use_calib);
       calls.push_back(Text("EnableTensorRtEngine", ws, o.batch_size, o.min_subgraph_size,
-                           o.precision, use_static, use_calib));
+                           Name(o.precision), use_static, use_calib));
 #elif PADDLE_TRT_SIGNATURE == 2
       config.EnableTensorRtEngine(workspace, o.batch_size, o.min_subgraph_size, prec, use_static,
                                   use_calib);
       calls.push_back(Text("EnableTensorRtEngine", workspace, o.batch_size, o.min_subgraph_size,
-                           o.precision, use_static, use_calib));
+                           Name(o.precision), use_static, use_calib));
 #else
       config.EnableTensorRtEngine(workspace, o.batch_size, o.min_subgraph_size, prec, use_static,
                                   use_calib, /*use_cuda_graph=*/false);
       calls.push_back(Text("EnableTensorRtEngine", workspace, o.batch_size, o.min_subgraph_size,
-                           o.precision, use_static, use_calib, false));
+                           Name(o.precision), use_static, use_calib, false));
 #endif
       if (use_static) {
 #if PADDLE_HAS_SET_OPTIM_CACHE_DIR
@@ -199,7 +202,7 @@ Engine::Engine(const Options& o) : impl_(new Impl) {
       config.EnableMKLDNN();
       calls.push_back("EnableMKLDNN()");
 #endif
-      if (o.precision == "int8") {
+      if (o.precision == Precision::kInt8) {
 #if PADDLE_HAS_ONEDNN_INT8
         config.EnableOnednnInt8();
         calls.push_back("EnableOnednnInt8()");

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,13 +54,31 @@ bool ToBool(const std::string& name, const std::string& v) {
   Usage("--" + name + " wants true or false, got '" + v + "'", "");
 }
 
-std::string Choice(const std::string& name, const std::string& v,
-                   const std::vector<std::string>& allowed) {
-  for (const auto& a : allowed)
-    if (v == a) return v;
+template <typename E>
+struct Spelling {
+  E value;
+  const char* name;
+};
+
+constexpr Spelling<Device> kDevices[] = {{Device::kCpu, "cpu"}, {Device::kGpu, "gpu"}};
+constexpr Spelling<Precision> kPrecisions[] = {
+    {Precision::kFp32, "fp32"}, {Precision::kFp16, "fp16"}, {Precision::kInt8, "int8"}};
+
+// The value spelled v, or one usage error that lists the spellings.
+template <typename E, size_t N>
+E Choice(const std::string& name, const std::string& v, const Spelling<E> (&table)[N]) {
+  for (const auto& s : table)
+    if (v == s.name) return s.value;
   std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : "|") + a;
+  for (const auto& s : table) list += (list.empty() ? "" : "|") + std::string(s.name);
   Usage("--" + name + "=" + v + " is not one of " + list, "");
+}
+
+template <typename E, size_t N>
+const char* SpellingOf(E value, const Spelling<E> (&table)[N]) {
+  for (const auto& s : table)
+    if (s.value == value) return s.name;
+  return "?";
 }
 
 std::vector<Flag> MakeFlags(Options* o) {
@@ -74,15 +93,17 @@ std::vector<Flag> MakeFlags(Options* o) {
   f.push_back({{"params_file"}, Kind::kString, kBoth,
                "parameters file that goes with --model_file", str(&o->params_file)});
   f.push_back({{"device"}, Kind::kString, kBoth, "cpu | gpu (default cpu)",
-               [o](const std::string& v) { o->device = Choice("device", v, {"cpu", "gpu"}); }});
+               [o](const std::string& v) { o->device = Choice("device", v, kDevices); }});
   f.push_back({{"precision"}, Kind::kString, kBoth,
                "fp32 | fp16 | int8 (default fp32); int8 on CPU = oneDNN INT8, on GPU = TensorRT INT8",
                [o](const std::string& v) {
-                 o->precision = Choice("precision", v, {"fp32", "fp16", "int8"});
+                 o->precision = Choice("precision", v, kPrecisions);
                }});
   f.push_back({{"use_int8", "int8"}, Kind::kBool, kBoth,
                "tutorial alias: true = --precision int8, false = --precision fp32",
-               [o](const std::string& v) { o->precision = ToBool("use_int8", v) ? "int8" : "fp32"; }});
+               [o](const std::string& v) {
+                 o->precision = ToBool("use_int8", v) ? Precision::kInt8 : Precision::kFp32;
+               }});
   f.push_back({{"batch_size"}, Kind::kInt, kBoth, "images per batch (default 1)",
                [o](const std::string& v) { o->batch_size = (int)ToInt("batch_size", v, 1, 65536); }});
   f.push_back({{"threads", "cpu_threads"}, Kind::kInt, kBoth,
@@ -172,6 +193,9 @@ void PrintHelp(const Options& o, const std::vector<Flag>& flags, int scope) {
 }
 
 }  // namespace
+
+const char* Name(Device device) { return SpellingOf(device, kDevices); }
+const char* Name(Precision precision) { return SpellingOf(precision, kPrecisions); }
 
 Options ParseOptions(int argc, char** argv, Program program) {
   Options o;

@@ -8,13 +8,19 @@
 namespace demo {
 
 enum class Program { kTrtClas, kTestAcc };
+enum class Device { kCpu, kGpu };
+enum class Precision { kFp32, kFp16, kInt8 };
+
+// The flag spelling of each value ("cpu", "int8", ...), as the JSON line prints it.
+const char* Name(Device device);
+const char* Name(Precision precision);
 
 struct Options {
   Program program = Program::kTrtClas;
   std::string program_name;
   std::string model_dir, model_file, params_file;
-  std::string device = "cpu";        // cpu | gpu
-  std::string precision = "fp32";    // fp32 | fp16 | int8
+  Device device = Device::kCpu;
+  Precision precision = Precision::kFp32;
   int batch_size = 1;
   int threads = 1;
   int warmup = 10;

@@ -12,8 +12,8 @@ inline JsonObject RunRecord(const Options& o, const Engine& engine, const char* 
   j.Str("program", program)
       .Str("paddle_api", Engine::Api())
       .Str("paddle_version", Engine::LibraryVersion())
-      .Str("device", o.device)
-      .Str("precision", o.precision)
+      .Str("device", Name(o.device))
+      .Str("precision", Name(o.precision))
       .Int("batch_size", o.batch_size)
       .Int("threads", o.threads)
       .Int("warmup", o.warmup)
@@ -24,8 +24,8 @@ inline JsonObject RunRecord(const Options& o, const Engine& engine, const char* 
                                                           : engine.model().prog_file)
       .Str("params_file", engine.model().params_file)
       .Str("data_file", o.data_file)
-      .Bool("use_trt", o.device == "gpu" && o.use_trt)
-      .Bool("use_calib", o.precision == "int8" && o.use_calib)
+      .Bool("use_trt", o.device == Device::kGpu && o.use_trt)
+      .Bool("use_calib", o.precision == Precision::kInt8 && o.use_calib)
       .Str("timer", "input copy + run + output copy, per batch");
   return j;
 }

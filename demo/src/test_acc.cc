@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
     const double top5_frac = total ? double(top5) / total : 0.0;
     if (!o.json_only) {
       std::printf("%s: %s on %s, %s, batch %d, threads %d (Paddle %s API%s%s)\n", name.c_str(),
-                  engine.model().layout.c_str(), o.device.c_str(), o.precision.c_str(), bs,
+                  engine.model().layout.c_str(), Name(o.device), Name(o.precision), bs,
                   o.threads, Engine::Api(), *Engine::LibraryVersion() ? ", library " : "",
                   Engine::LibraryVersion());
       std::printf("dataset: %s (%s, %lld images, scored %lld)\n", o.data_file.c_str(),

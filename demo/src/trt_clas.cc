@@ -81,8 +81,8 @@ int main(int argc, char** argv) {
 
     if (!o.json_only) {
       std::printf("%s: %s on %s, %s, batch %d, threads %d, warm-up %d, repeats %d (Paddle %s API%s%s)\n",
-                  name.c_str(), engine.model().layout.c_str(), o.device.c_str(),
-                  o.precision.c_str(), bs, o.threads, o.warmup, o.repeats, Engine::Api(),
+                  name.c_str(), engine.model().layout.c_str(), Name(o.device),
+                  Name(o.precision), bs, o.threads, o.warmup, o.repeats, Engine::Api(),
                   *Engine::LibraryVersion() ? ", library " : "", Engine::LibraryVersion());
       PrintStats(stats, bs);
       if (!labels.empty()) {
