@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,15 +14,11 @@
 #include "options.h"
 #include "report.h"
 #include "run_record.h"
+#include "timing.h"
 
 using namespace demo;
 
 namespace {
-
-double NowMs() {
-  using clock = std::chrono::steady_clock;
-  return std::chrono::duration<double, std::milli>(clock::now().time_since_epoch()).count();
-}
 
 // Writes to PATH.tmp.<pid> and renames on Commit(); removes the temp file otherwise.
 class AtomicFile {
@@ -72,25 +67,15 @@ int main(int argc, char** argv) {
     std::vector<float> images(static_cast<size_t>(bs) * kImageFloats);
     std::vector<int64_t> labels(static_cast<size_t>(bs));
     std::vector<float> output;
-    if (o.warmup > 0) {
-      const int64_t n = std::min<int64_t>(bs, total);
-      data->Read(0, n, images.data(), labels.data());
-      for (int i = 0; i < o.warmup; ++i) engine.Infer(images.data(), static_cast<int>(n), &output);
-    }
-
-    std::vector<double> full, partial;  // per-batch ms of full and short batches
-    double timed_ms = 0;
     int64_t done = 0, top1 = 0, top5 = 0, bad_labels = 0, classes = 0;
     int64_t next_progress = o.progress_every > 0 ? o.progress_every : -1;
-    const double start_ms = NowMs();
-    for (int64_t start = 0; start < total; start += bs) {
-      const int64_t n = std::min<int64_t>(bs, total - start);
-      data->Read(start, n, images.data(), labels.data());
-      const double t0 = NowMs();
-      engine.Infer(images.data(), static_cast<int>(n), &output);
-      const double ms = NowMs() - t0;
-      timed_ms += ms;
-      (n == bs ? full : partial).push_back(ms);
+    auto fill = [&](int64_t index, float* input) {
+      const int64_t n = std::min<int64_t>(bs, total - index * bs);
+      data->Read(index * bs, n, input, labels.data());
+      return static_cast<int>(n);
+    };
+    auto score = [&](int64_t index, int n, const std::vector<float>& output,
+                     double elapsed_ms) {
       if (output.empty() || output.size() % n != 0) {
         throw DemoError("the model's output has " + std::to_string(output.size()) +
                             " values, not a multiple of the batch (" + std::to_string(n) + ")",
@@ -111,24 +96,28 @@ int main(int argc, char** argv) {
           top5 += rank < 5;
         }
         if (predictions.get())
-          std::fprintf(predictions.get(), "%lld %lld %lld\n", static_cast<long long>(start + i),
-                       static_cast<long long>(best), static_cast<long long>(label));
+          std::fprintf(predictions.get(), "%lld %lld %lld\n",
+                       static_cast<long long>(index * bs + i), static_cast<long long>(best),
+                       static_cast<long long>(label));
       }
       done += n;
       if (next_progress > 0 && (done >= next_progress || done == total)) {
-        const double secs = (NowMs() - start_ms) / 1000.0;
+        const double secs = elapsed_ms / 1000.0;
         std::fprintf(stderr, "%s: %lld/%lld images, top1 %.4f, top5 %.4f, %.1f images/s\n",
                      name.c_str(), static_cast<long long>(done), static_cast<long long>(total),
                      double(top1) / done, double(top5) / done, secs > 0 ? done / secs : 0.0);
         while (next_progress <= done) next_progress += o.progress_every;
       }
-    }
+    };
+    const int64_t batches = (total + bs - 1) / bs;
+    const BatchTimings timings =
+        TimeBatches(engine, o.warmup, batches, bs, images.data(), &output, fill, score);
     predictions.Commit();
     if (bad_labels > 0) {
       std::fprintf(stderr, "%s: warning: %lld labels are outside [0, %lld) and count as misses\n",
                    name.c_str(), static_cast<long long>(bad_labels), static_cast<long long>(classes));
     }
-    LatencyStats stats = Summarize(full.empty() ? partial : full);
+    const LatencyStats stats = timings.Summary();
     const double top1_frac = total ? double(top1) / total : 0.0;
     const double top5_frac = total ? double(top5) / total : 0.0;
     if (!o.json_only) {
@@ -142,11 +131,11 @@ int main(int argc, char** argv) {
       std::printf("top1 acc: %.4f (%lld/%lld)\ntop5 acc: %.4f (%lld/%lld)\n", top1_frac,
                   static_cast<long long>(top1), static_cast<long long>(total), top5_frac,
                   static_cast<long long>(top5), static_cast<long long>(total));
-      PrintStats(stats, full.empty() ? static_cast<int>(total) : bs);
+      PrintStats(stats, timings.full_ms.empty() ? static_cast<int>(total) : bs);
     }
     JsonObject j = RunRecord(o, engine, "test_acc", stats.count);
     j.Raw("latency_ms", StatsJson(stats))
-        .Num("throughput_ips", timed_ms > 0 ? total * 1000.0 / timed_ms : 0.0)
+        .Num("throughput_ips", timings.total_ms > 0 ? total * 1000.0 / timings.total_ms : 0.0)
         .Int("num_classes", classes)
         .Str("data_format", data->format())
         .Int("dataset_images", data->count())

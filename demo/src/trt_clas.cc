@@ -1,7 +1,6 @@
 // trt_clas: latency of a Paddle Inference classifier (CPU or GPU), named after
 // the PaddleSlim TensorRT tutorial's program. See --help.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -11,15 +10,11 @@
 #include "options.h"
 #include "report.h"
 #include "run_record.h"
+#include "timing.h"
 
 using namespace demo;
 
 namespace {
-
-double NowMs() {
-  using clock = std::chrono::steady_clock;
-  return std::chrono::duration<double, std::milli>(clock::now().time_since_epoch()).count();
-}
 
 // A fixed pseudo-random input in [-2, 2) (same every run) when no data is given.
 void SyntheticInput(std::vector<float>* input) {
@@ -61,15 +56,10 @@ int main(int argc, char** argv) {
 
     Engine engine(o);
     std::vector<float> output;
-    for (int i = 0; i < o.warmup; ++i) engine.Infer(input.data(), bs, &output);
-    std::vector<double> samples;
-    samples.reserve(static_cast<size_t>(o.repeats));
-    for (int i = 0; i < o.repeats; ++i) {
-      const double t0 = NowMs();
-      engine.Infer(input.data(), bs, &output);
-      samples.push_back(NowMs() - t0);
-    }
-    LatencyStats stats = Summarize(samples);
+    // The same input every run: it is in place already.
+    const BatchTimings timings = TimeBatches(engine, o.warmup, o.repeats, bs, input.data(), &output,
+                                             [bs](int64_t, float*) { return bs; }, nullptr);
+    const LatencyStats stats = timings.Summary();
     if (output.empty() || output.size() % bs != 0) {
       throw DemoError("the model's output has " + std::to_string(output.size()) +
                           " values, not a multiple of the batch size " + std::to_string(bs),

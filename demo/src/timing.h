@@ -1,0 +1,39 @@
+// The one timing loop of trt_clas and test_acc. The timer covers one
+// Engine::Infer call: input copy + Run() + output copy, per batch.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "engine.h"
+#include "report.h"
+
+namespace demo {
+
+// Milliseconds on the steady clock.
+double NowMs();
+
+struct BatchTimings {
+  std::vector<double> full_ms;   // batches of the full batch size
+  std::vector<double> short_ms;  // shorter batches (test_acc's last one)
+  double total_ms = 0;           // all timed batches
+
+  // What the programs report: the full batches, or the short ones when there are none.
+  LatencyStats Summary() const;
+};
+
+// Puts batch `index` into `input` (untimed); returns how many images it holds.
+using FillBatch = std::function<int(int64_t index, float* input)>;
+// Looks at batch `index`'s output (untimed); elapsed_ms is the wall time since
+// the first timed batch began (its fill included).
+using UseOutput = std::function<void(int64_t index, int images, const std::vector<float>& output,
+                                     double elapsed_ms)>;
+
+// Fills batch 0 and runs it `warmup` times untimed (when warmup > 0), then for
+// each of `batches` batches: fill, time Infer, use. `input` holds batch_size
+// images; `output` ends with the last batch's output. `use` may be empty.
+BatchTimings TimeBatches(Engine& engine, int warmup, int64_t batches, int batch_size,
+                         float* input, std::vector<float>* output, const FillBatch& fill,
+                         const UseOutput& use);
+
+}  // namespace demo
