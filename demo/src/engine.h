@@ -3,7 +3,7 @@
 // (paddle::AnalysisConfig / CreatePaddlePredictor / ZeroCopyTensor), chosen at
 // configure time (PADDLE_API_1X). Which optional calls a library has
 // (EnableMkldnnInt8, the EnableTensorRtEngine generation, ...) also comes from
-// CMake, which reads the library's headers; see CMakeLists.txt.
+// CMake, which reads the library's headers; see cmake/PaddleInference.cmake.
 #pragma once
 #include <memory>
 #include <string>

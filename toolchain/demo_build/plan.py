@@ -62,7 +62,7 @@ class DemoBuildPlan(JsonResult):
 
 def header_api(include_dir: Path) -> str:
     """"2.x" when paddle_inference_api.h has the paddle_infer namespace, else "1.x"
-    (the same rule as demo/CMakeLists.txt)."""
+    (the same rule as demo/cmake/PaddleInference.cmake)."""
     try:
         text = (Path(include_dir) / "paddle_inference_api.h").read_text(errors="replace")
     except OSError:
