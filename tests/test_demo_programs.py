@@ -285,6 +285,8 @@ def test_bad_data_input(demo, tmp_path, standin_model, datasets):
                             "--batch_size wants an integer", code=2)
     _assert_one_clear_error(acc(f"--data_file={datasets['bin']}", "--device=tpu"),
                             "not one of cpu|gpu", code=2)
+    _assert_one_clear_error(acc(f"--data_file={datasets['bin']}", "--precision=bf16"),
+                            "--precision=bf16 is not one of fp32|fp16|int8", code=2)
     # a failed run leaves no half-written predictions file
     out = tmp_path / "preds.txt"
     _assert_one_clear_error(acc(f"--data_file={truncated}", f"--predictions_out={out}"))
@@ -373,6 +375,40 @@ def test_cmake_configure_errors_and_tensorrt_root(tmp_path, demo_2x):
     assert proc.returncode == 0, proc.stderr
     rpath_line = next(ln for ln in proc.stdout.splitlines() if "RPATH:" in ln)
     assert str(trt / "lib") in rpath_line and "cuda" in rpath_line
+
+
+def test_cmake_module_alone_gives_a_usable_target(demo_2x, tmp_path):
+    """A project of its own that includes only demo/cmake/PaddleInference.cmake and
+    links PaddleInference::paddle_inference compiles (include dirs), links (ABI
+    definition), and runs with no LD_LIBRARY_PATH (its RPATH also serves the
+    library's own libcommon.so and libstandin_mklml.so)."""
+    project = tmp_path / "consumer"
+    project.mkdir()
+    module = demo_helpers_source() / "cmake" / "PaddleInference.cmake"
+    (project / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\n"
+        "project(consumer LANGUAGES CXX)\n"
+        f'include("{module}")\n'
+        "add_executable(version main.cc)\n"
+        "target_link_libraries(version PRIVATE PaddleInference::paddle_inference)\n"
+        "set_target_properties(version PROPERTIES BUILD_WITH_INSTALL_RPATH TRUE)\n")
+    (project / "main.cc").write_text(
+        '#include <cstdio>\n#include "paddle_inference_api.h"\n'
+        'int main() { std::printf("%s\\n", paddle_infer::GetVersion().c_str()); }\n')
+    build = tmp_path / "build"
+    conf = subprocess.run(["cmake", "-S", str(project), "-B", str(build),
+                           f"-DPADDLE_LIB={demo_2x.lib}"], capture_output=True, text=True,
+                          timeout=120)
+    assert conf.returncode == 0, conf.stdout + conf.stderr
+    proc = subprocess.run(["cmake", "--build", str(build)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    kind, paths = rpath_of(build / "version")
+    assert kind == "RPATH"
+    assert paths == [str(demo_2x.lib / "paddle" / "lib"),
+                     str(demo_2x.lib / "third_party" / "install" / "mklml" / "lib")]
+    run = run_demo(build / "version")
+    assert run.returncode == 0 and "standin" in run.stdout, run.stderr
 
 
 def test_wrong_abi_fails_to_link(demo_1x, tmp_path):
