@@ -6,18 +6,23 @@ import csv
 import io
 import itertools
 import json
+import math
 
 import pytest
 
-from toolchain.bench.compare import compare, load_report
+from toolchain.bench.compare import CHANGE, NOISE, NOT_COMPARABLE, compare, load_report
 from toolchain.bench.gates import evaluate
-from toolchain.bench.report import BenchReport, csv_text, main_table, markdown, write_files
+from toolchain.bench.files import write_files
+from toolchain.bench.report import BenchReport, csv_text, main_table, markdown
 from toolchain.bench.rows import BenchRow, PrecisionResult
 from toolchain.bench.run import combine_windows, parse_request
 from toolchain.bench.schedule import groups, plan, round_order
-from toolchain.bench.stability import (MAX_ROUNDS, STABLE, TIME_BUDGET, StabilityRule,
-                                       is_stable, measure_interleaved, spread)
+from toolchain.bench.tails import (FLOORS, INTERPOLATED, ORDER_STATISTIC, cov, na_text,
+                                   quantile_curve, tail_from_samples, upper_rank)
+from toolchain.bench.stability import (MAX_ROUNDS, STABLE, TIME_BUDGET, Stability,
+                                       StabilityRule, is_stable, measure_interleaved, spread)
 from toolchain.errors import LabError
+from toolchain.probe.machine import MachineReading
 from toolchain.runners.result import LatencyStats, RunResult
 
 
@@ -164,20 +169,51 @@ def test_combine_windows_pools_samples_or_takes_medians():
                          throughput_ips=1000 / sorted(samples)[len(samples) // 2],
                          raw={"samples_ms": samples} if keep else {})
     wins = [[1.0, 2.0, 3.0], [2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]
-    pooled, _ = combine_windows([rr(s, True) for s in wins])
+    pooled, _, tails = combine_windows([rr(s, True) for s in wins])
     assert pooled.count == 9 and pooled.p50 == 3.0 and pooled.max == 5.0
-    med, tps = combine_windows([rr(s, False) for s in wins])
+    # 9 samples: below both floors, so neither tail is a number
+    assert pooled.p90 is None and pooled.p99 is None
+    assert tails["p90"].count == 9 and tails["p90"].value_ms is None
+    med, tps, tails = combine_windows([rr(s, False) for s in wins])
     assert med.count == 9 and med.p50 == 3.0 and med.min == 2.0 and tps == pytest.approx(1000 / 3)
+    assert tails["p99"].count == 3          # medians of windows: the smallest window counts
+
+
+def test_combine_windows_reports_tails_at_their_floor():
+    def rr(n, keep):
+        samples = [1.0 + i / n for i in range(n)]          # 1.0 .. 2.0, evenly
+        return RunResult(kind="latency", runner="python", model="m", model_dir="/m",
+                         device="cpu", precision="fp32", batch_size=1, threads=1,
+                         latency_ms=LatencyStats.from_samples(samples), throughput_ips=1.0,
+                         raw={"samples_ms": samples} if keep else {})
+    stats, _, tails = combine_windows([rr(100, True)])
+    assert stats.p90 == pytest.approx(1.891) and stats.p99 is None       # 100 >= 64, < 662
+    assert tails["p90"].upper_bound_ms > stats.p90 and tails["p90"].method == ORDER_STATISTIC
+    stats, _, tails = combine_windows([rr(700, False), rr(700, False)])
+    assert stats.p99 is not None and tails["p99"].count == 700
+    # no samples kept: the bound read off the percentile curve, between p99 and max
+    assert stats.p99 < tails["p99"].upper_bound_ms <= stats.max
+    assert tails["p99"].method == INTERPOLATED
 
 
 def test_window_repeats_stretch_short_windows():
     from toolchain.bench.run import BenchRequest, window_repeats
 
-    req = BenchRequest(repeats=30, min_window_s=0.5)
+    req = BenchRequest(repeats=30, min_window_s=0.5, time_budget_s=4)
     assert window_repeats(50.0, req) == 30          # 30 x 50 ms is long enough
     assert window_repeats(5.0, req) == 100          # 0.5 s / 5 ms
-    assert window_repeats(0.1, req) == 600          # capped at 20 x repeats
+    assert window_repeats(0.1, req) == 662          # 600 (20 x repeats) raised to p99's floor
     assert window_repeats(0.0, req) == 30
+
+
+def test_window_repeats_reach_the_tail_floors_when_the_budget_allows():
+    from toolchain.bench.run import BenchRequest, window_repeats
+
+    # 3 windows x 2 precisions must fit half the budget: 60 s -> 5 s per window
+    req = BenchRequest(repeats=30, min_window_s=0.5, time_budget_s=60)
+    assert window_repeats(5.0, req) == 662          # 662 x 5 ms = 3.3 s
+    assert window_repeats(50.0, req) == 64          # p99 would take 33 s; p90's floor fits
+    assert window_repeats(100.0, req) == 30         # not even 64 x 100 ms fits
 
 
 # ---- request parsing ------------------------------------------------------------------
@@ -330,3 +366,101 @@ def test_parity_gate_and_the_side_by_side_table():
     assert ["small_cnn", "fp32", "50.0", "50.0", "4/4", "2.000", "1.500", "+0.500", "±0.250",
             "yes"] in [line.split() for line in text.splitlines()]
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+# ---- tails ----------------------------------------------------------------------------
+
+def _exact_upper_rank(n, q, confidence):
+    """The definition, summed with exact integers: smallest k with P(Bin(n, q) <= k-1) >= c."""
+    from fractions import Fraction
+    qf = Fraction(q).limit_denominator(1000)
+    total = Fraction(0)
+    for k in range(1, n + 1):
+        total += math.comb(n, k - 1) * qf ** (k - 1) * (1 - qf) ** (n - k + 1)
+        if total >= confidence:
+            return k
+    return None
+
+
+@pytest.mark.parametrize("n,q", [(44, 0.9), (64, 0.9), (100, 0.9), (300, 0.9),
+                                 (459, 0.99), (662, 0.99), (700, 0.99)])
+def test_upper_rank_is_the_binomial_order_statistic(n, q):
+    assert upper_rank(n, q, 0.99) == _exact_upper_rank(n, q, 0.99)
+
+
+def test_upper_rank_at_the_floors():
+    assert upper_rank(43, 0.9) is None              # even the maximum is no 99 % bound
+    assert upper_rank(FLOORS["p90"], 0.9) == 63
+    assert upper_rank(FLOORS["p99"], 0.99) == 661
+    assert upper_rank(100000, 0.99) > 99000
+
+
+def test_tail_below_and_at_its_floor():
+    samples = [float(i) for i in range(1, 101)]
+    short = tail_from_samples("p99", samples, 99.0)
+    assert (short.value_ms, short.upper_bound_ms, short.count) == (None, None, 100)
+    assert na_text(short) == "n/a (100 samples)"
+    p90 = tail_from_samples("p90", samples, 90.1)
+    assert p90.value_ms == 90.1 and p90.upper_rank == upper_rank(100, 0.9)
+    assert p90.upper_bound_ms == float(p90.upper_rank)     # the k-th smallest sample
+
+
+def test_quantile_curve_and_cov():
+    pts = {0.0: 1.0, 0.5: 2.0, 0.9: 4.0, 1.0: 10.0}
+    assert quantile_curve(pts, 0.7) == pytest.approx(3.0)
+    assert quantile_curve(pts, 0.95) == pytest.approx(7.0)
+    assert quantile_curve(pts, 1.5) == 10.0
+    assert cov([10.0, 10.0, 10.0]) == 0.0
+    assert cov([9.0, 11.0]) == pytest.approx(math.sqrt(2) / 10)
+    assert cov([1.0]) is None
+
+
+# ---- noise and busy in compare and the tables ------------------------------------------
+
+def _with_spread(rep, spread, busy=False):
+    for row in rep.rows:
+        for res in row.results.values():
+            res.stability = Stability(True, STABLE, 3, 3, [1.0, 1.0, 1.0], spread)
+            res.busy = busy
+    return rep
+
+
+def test_compare_calls_a_difference_within_both_runs_noise_noise():
+    old = _with_spread(_report([_row("small", 2.0, 1.0)]), 0.04).to_dict()
+    # +3 %: within (4 % + 4 %) / 2 = 4 %
+    new = _with_spread(_report([_row("small", 2.06, 1.0)]), 0.04).to_dict()
+    by = {r.precision: r for r in compare(new, old).rows}
+    assert by["fp32"].noise_pct == pytest.approx(4.0)
+    assert by["fp32"].verdict == NOISE and by["fp32"].within_noise
+    # +10 %: outside
+    new = _with_spread(_report([_row("small", 2.2, 1.0)]), 0.04).to_dict()
+    assert {r.precision: r for r in compare(new, old).rows}["fp32"].verdict == CHANGE
+
+
+def test_compare_says_not_comparable_when_either_run_was_busy():
+    old = _with_spread(_report([_row("small", 2.0, 1.0)]), 0.01, busy=True).to_dict()
+    new = _with_spread(_report([_row("small", 1.2, 1.0)]), 0.01).to_dict()
+    cmp = compare(new, old, old_file="old.json")
+    row = {r.precision: r for r in cmp.rows}["fp32"]
+    assert row.verdict == NOT_COMPARABLE and row.busy == ["old"]
+    rep = _report([_row("small", 1.2, 1.0)], comparison=cmp)
+    assert "not comparable: machine busy (old)" in markdown(rep)
+
+
+def test_tables_mark_short_tails_and_busy_rows():
+    rep = _report([_row("small", 2.0, 1.0, 0.8, 0.8)])
+    res = rep.rows[0].results["int8"]
+    res.tails = {"p90": tail_from_samples("p90", [1.0] * 70, 1.0),
+                 "p99": tail_from_samples("p99", [1.0] * 70, 1.0)}
+    res.busy = True
+    res.machine = [MachineReading(seconds=1.0, cores=2, load1=0.5, other_cores=0.9,
+                                  steal_share=0.0, busy=True,
+                                  reasons=["other processes used 0.90 cores (limit 0.25)"])]
+    head, body = main_table(rep)
+    assert body[0][4] == "1.000 busy"
+    md = markdown(rep)
+    assert "n/a (70 samples)" in md and "busy (1/1 windows)" in md
+    assert "## Machine state per window" in md and "0.90 cores" in md
+    data = rep.to_dict()["rows"][0]["results"]["int8"]
+    assert data["busy"] is True and data["tails"]["p99"]["value_ms"] is None
+    assert data["tails"]["p99"]["count"] == 70 and data["machine"][0]["other_cores"] == 0.9

@@ -1,12 +1,101 @@
-"""bench.png: latency per model (p50 bars, p90 whiskers) beside top-1/top-5 accuracy."""
+"""bench.png: latency per model beside top-1/top-5 accuracy.
+
+Left, one panel per (model, batch size) on its own linear axis from 0: a p50 bar per
+precision, the speed-up against FP32 written on the bar's label, a whisker to p90
+where p90 has enough samples, hatches on unstable and busy measurements. Right,
+accuracy as points on an axis zoomed to the data, top-1 and top-5 written.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .report import BenchReport, model_label
+from .report import BenchReport, model_label, used
+from .rows import BASELINE, BenchRow
 
 COLORS = {"fp32": "#4c72b0", "int8": "#dd8452", "fp16": "#55a868"}
+UNSTABLE_HATCH = "//"
+BUSY_HATCH = "xx"
+
+
+def hatch_of(res) -> str | None:
+    """The bar's hatch: unstable and/or measured on a busy machine (None: neither)."""
+    hatch = ""
+    if res.stability is not None and not res.stability.stable:
+        hatch += UNSTABLE_HATCH
+    if res.busy:
+        hatch += BUSY_HATCH
+    return hatch or None
+
+
+def bar_text(row: BenchRow, precision: str) -> str:
+    """'1.234 ms' and, for the non-baseline precisions, '2.05x faster' (or slower)."""
+    p50 = row.results[precision].latency_ms.p50
+    text = f"{p50:.3g} ms" if p50 < 1000 else f"{p50:.0f} ms"
+    x = row.speedup.get(precision)
+    if x is not None and precision != BASELINE:
+        text += f"  {x:.2f}x " + ("faster" if x >= 1 else "slower")
+    return text
+
+
+def _latency_panel(ax, row: BenchRow, precs: list[str]) -> None:
+    names = [p for p in precs if p in row.results and row.results[p].latency_ms]
+    p50 = [row.results[p].latency_ms.p50 for p in names]
+    p90 = [row.results[p].latency_ms.p90 for p in names]
+    for i, p in enumerate(names):
+        res = row.results[p]
+        whisker = None if p90[i] is None else [[0], [max(0.0, p90[i] - p50[i])]]
+        ax.barh(i, p50[i], height=0.7, color=COLORS.get(p, "#888888"), xerr=whisker,
+                capsize=3, hatch=hatch_of(res), edgecolor="black" if hatch_of(res) else None,
+                linewidth=0.6)
+        label = bar_text(row, p) + ("  (p90 n/a)" if p90[i] is None else "")
+        ax.text((p90[i] if p90[i] is not None else p50[i]), i, "  " + label,
+                va="center", fontsize=8,
+                fontweight="bold" if p != BASELINE else "normal")
+    ax.set_yticks(range(len(names)), [p.upper() for p in names], fontsize=8)
+    ax.invert_yaxis()
+    top = max((b for b in p90 + p50 if b is not None), default=1.0)
+    ax.set_xlim(0, top * 1.7)      # room for the label right of the longest bar
+    ax.set_title(model_label(row), loc="left", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+
+
+def _accuracy_panel(ax, rows: list[BenchRow], precs: list[str]) -> bool:
+    """Points per model and precision; False when no row has accuracy."""
+    acc_rows = [r for r in rows if not r.latency_only]
+    if not acc_rows:
+        ax.text(0.5, 0.5, "no accuracy measured\n(latency-only models)", ha="center",
+                va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return False
+    values = [v * 100 for r in acc_rows for res in r.results.values()
+              for v in (res.top1, res.top5) if v is not None]
+    lo, hi = min(values), max(values)
+    pad = max(0.5, (hi - lo) * 0.15)
+    step = 0.8 / max(1, len(precs))
+    for j, row in enumerate(acc_rows):
+        for i, p in enumerate(precs):
+            res = row.results.get(p)
+            if res is None or res.top1 is None:
+                continue
+            y = j + (i - (len(precs) - 1) / 2) * step
+            color = COLORS.get(p, "#888888")
+            ax.plot([res.top1 * 100], [y], "o", color=color, markersize=7)
+            if res.top5 is not None:
+                ax.plot([res.top5 * 100], [y], "D", markerfacecolor="white",
+                        markeredgecolor=color, markersize=6)
+            text = f"{p.upper()} top-1 {res.top1 * 100:.2f}" + (
+                f" / top-5 {res.top5 * 100:.2f}" if res.top5 is not None else "")
+            ax.annotate(text, xy=(1.0, y), xycoords=("axes fraction", "data"),
+                        xytext=(6, 0), textcoords="offset points", va="center", fontsize=8,
+                        color=color)
+    ax.set_yticks(range(len(acc_rows)), [model_label(r) for r in acc_rows], fontsize=8)
+    ax.set_ylim(len(acc_rows) - 0.5, -0.5)
+    ax.set_xlim(max(0.0, lo - pad), min(100.0, hi + pad) if hi + pad <= 100 else hi + pad)
+    ax.set_xlabel("accuracy on the dataset, % (axis zoomed to the data)", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="x", labelsize=8)
+    return True
 
 
 def write_chart(report: BenchReport, path: Path) -> None:
@@ -19,73 +108,48 @@ def write_chart(report: BenchReport, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     precs = report.precisions
-    rows = report.rows
-    acc_rows = [r for r in rows if not r.latency_only]
-    height = max(3.5, 0.9 * len(rows) * max(1, len(precs)) / 2 + 2.2)
-    fig, (ax_lat, ax_acc) = plt.subplots(
-        1, 2, figsize=(12, height), gridspec_kw={"width_ratios": [3, 2]})
-    bar_h = 0.8 / max(1, len(precs))
-    labels = [model_label(r) for r in rows]
-    for i, p in enumerate(precs):
-        ys, p50, err = [], [], []
-        for j, row in enumerate(rows):
-            res = row.results.get(p)
-            if res is None or res.latency_ms is None:
-                continue
-            ys.append(j + (i - (len(precs) - 1) / 2) * bar_h)
-            p50.append(res.latency_ms.p50)
-            err.append(max(0.0, res.latency_ms.p90 - res.latency_ms.p50))
-        bars = ax_lat.barh(ys, p50, height=bar_h, xerr=[[0] * len(err), err], capsize=3,
-                           color=COLORS.get(p), label=f"{p.upper()} p50 (whisker: p90)")
-        ax_lat.bar_label(bars, labels=[f"{v:.2f}" if v < 100 else f"{v:.0f}" for v in p50],
-                         padding=4, fontsize=8)
-    ax_lat.set_yticks(range(len(rows)), labels)
-    ax_lat.invert_yaxis()
-    ax_lat.set_xscale("log")
-    ax_lat.set_xlabel("latency per batch, ms (log scale)")
-    ax_lat.set_title("Latency: lower is better")
-    for j, row in enumerate(rows):
-        x = row.speedup.get("int8")
-        if x is not None:
-            ax_lat.annotate(f"{x:.2f}x", xy=(1.0, j), xycoords=("axes fraction", "data"),
-                            xytext=(4, 0), textcoords="offset points", va="center",
-                            fontsize=9, fontweight="bold")
-    ax_lat.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(precs),
-                  fontsize=8, frameon=False)
-    ax_lat.margins(x=0.25)
+    rows = [r for r in report.rows if any(res.latency_ms for res in r.results.values())]
+    n = max(1, len(rows))
+    panel_h = 0.45 + 0.3 * max(1, len(precs))
+    fig = plt.figure(figsize=(13, max(4.0, n * panel_h + 1.8)))
+    grid = fig.add_gridspec(n, 2, width_ratios=[3, 2], wspace=0.4)
+    axes = [fig.add_subplot(grid[j, 0]) for j in range(n)]
+    for ax, row in zip(axes, rows):
+        _latency_panel(ax, row, precs)
+    axes[-1].set_xlabel("p50 latency per batch, ms (linear, from 0; each panel its own scale)",
+                        fontsize=8)
+    axes[0].annotate("Latency: lower is better", xy=(0, 1), xycoords="axes fraction",
+                     xytext=(0, 18), textcoords="offset points", fontsize=10,
+                     fontweight="bold")
+    ax_acc = fig.add_subplot(grid[:, 1])
+    has_accuracy = _accuracy_panel(ax_acc, report.rows, precs)
+    ax_acc.set_title("Accuracy: higher is better", loc="left", fontsize=10, fontweight="bold")
 
-    if acc_rows:
-        width = 0.7 / max(2, len(precs)) if len(acc_rows) > 1 else 0.3
-        for i, p in enumerate(precs):
-            xs = [j + (i - (len(precs) - 1) / 2) * width for j in range(len(acc_rows))]
-            top1 = [(r.results[p].top1 or 0) * 100 if p in r.results else 0 for r in acc_rows]
-            top5 = [(r.results[p].top5 or 0) * 100 if p in r.results else 0 for r in acc_rows]
-            ax_acc.bar(xs, top5, width=width, color=COLORS.get(p), alpha=0.3)
-            bars = ax_acc.bar(xs, top1, width=width, color=COLORS.get(p),
-                              label=f"{p.upper()} top-1 (light: top-5)")
-            ax_acc.bar_label(bars, labels=[f"{v:.1f}" for v in top1], fontsize=8)
-        ax_acc.set_xticks(range(len(acc_rows)), [model_label(r) for r in acc_rows])
-        ax_acc.set_ylim(0, 105)
-        ax_acc.set_xlim(-0.9, len(acc_rows) - 0.1)
-        ax_acc.set_ylabel("accuracy on the dataset, %")
-        ax_acc.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(precs),
-                      fontsize=8, frameon=False)
-    else:
-        ax_acc.text(0.5, 0.5, "no accuracy measured\n(latency-only models)", ha="center",
-                    va="center", transform=ax_acc.transAxes)
-        ax_acc.set_axis_off()
-    ax_acc.set_title("Accuracy: higher is better")
+    handles = [Patch(facecolor=COLORS.get(p, "#888888"), label=f"{p.upper()} p50") for p in precs]
+    handles.append(Line2D([], [], color="black", marker="|", linestyle="-",
+                          label="whisker: p90 (none: under 64 samples)"))
+    if has_accuracy:
+        handles += [Line2D([], [], marker="o", color="#555555", linestyle="", label="top-1"),
+                    Line2D([], [], marker="D", markerfacecolor="white", color="#555555",
+                           linestyle="", label="top-5")]
+    marks = {UNSTABLE_HATCH: "not stable", BUSY_HATCH: "machine busy"}
+    for hatch, label in marks.items():
+        if any(hatch in (hatch_of(res) or "") for r in rows for res in r.results.values()):
+            handles.append(Patch(facecolor="white", edgecolor="black", hatch=hatch, label=label))
+    fig.legend(handles=handles, loc="lower left", ncol=len(handles), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.02, 0.0))
     prov = report.provenance
     host = (prov.get("host") or {}).get("cpu_model", "")
     gpus = ", ".join(str(g.get("name")) for g in (prov.get("gpu") or []))
-    from .report import used
-
-    fig.suptitle(f"FP32 vs INT8, {', '.join(used(report, 'device'))} "
+    fig.suptitle(f"{' vs '.join(p.upper() for p in precs)}, {', '.join(used(report, 'device'))} "
                  f"({gpus or host}) - {report.created_at}", fontsize=10)
-    if any(r.kind == "seeded" for r in rows):
-        fig.text(0.01, 0.01, "* seeded weights: latency only", fontsize=8)
-    fig.tight_layout()
+    if any(r.kind == "seeded" for r in report.rows):
+        fig.text(0.98, 0.01, "* seeded weights: latency only", fontsize=8, ha="right")
+    fig.subplots_adjust(left=0.08, right=0.80, top=1 - 0.9 / fig.get_figheight(),
+                        bottom=1.0 / fig.get_figheight(), hspace=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)

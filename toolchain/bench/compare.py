@@ -1,4 +1,10 @@
-"""`--compare OLD.json`: the change of every number against an earlier bench run."""
+"""`--compare OLD.json`: the change of every number against an earlier bench run.
+
+Each p50 change gets a verdict: "noise" when it lies within the combined noise of
+both runs (half the spread of each run's window p50s, added), "change" outside it,
+and "not comparable: machine busy" when either run measured that row on a busy
+machine (see toolchain.probe.machine) whatever the numbers say.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,10 @@ from typing import Any
 
 from ..errors import LabError
 from ..results import JsonResult
+
+NOISE = "noise"
+CHANGE = "change"
+NOT_COMPARABLE = "not comparable: machine busy"
 
 # Provenance fields whose change makes a comparison less like-for-like.
 CONTEXT_KEYS = ("host.hostname", "host.cpu_model", "gpu", "paddle.version",
@@ -29,7 +39,10 @@ class ChangeRow(JsonResult):
     old_speedup: float | None
     new_speedup: float | None
     status: str = "both"              # "both" | "only new" | "only old"
-    within_noise: bool | None = None  # |p50 change| <= the larger stability spread
+    within_noise: bool | None = None  # |p50 change| <= noise_pct
+    noise_pct: float | None = None    # combined noise of both runs, in % of the old p50
+    busy: list[str] = field(default_factory=list)   # "old" / "new": which run was busy
+    verdict: str | None = None        # NOISE | CHANGE | NOT_COMPARABLE; None: no p50 change
 
 
 @dataclass
@@ -74,6 +87,7 @@ def _index(report: dict) -> dict[tuple, dict]:
                 "top1": res.get("top1"),
                 "speedup": (row.get("speedup") or {}).get(prec),
                 "spread": (res.get("stability") or {}).get("spread"),
+                "busy": bool(res.get("busy")),
             }
     return out
 
@@ -82,6 +96,24 @@ def _diff(new: float | None, old: float | None, scale: float = 1.0) -> float | N
     if new is None or old is None:
         return None
     return (new - old) * scale
+
+
+def combined_noise_pct(old_spread: float | None, new_spread: float | None) -> float | None:
+    """Each run's p50 is uncertain by half its window spread; a difference by the sum."""
+    spreads = [s for s in (old_spread, new_spread) if isinstance(s, (int, float))]
+    if not spreads:
+        return None
+    return sum(spreads) / 2 * 100 * (2 / len(spreads))    # one side known: count it twice
+
+
+def verdict(change_pct: float | None, within_noise: bool | None, busy: list[str]) -> str | None:
+    if change_pct is None:
+        return None
+    if busy:
+        return NOT_COMPARABLE
+    if within_noise is None:
+        return CHANGE
+    return NOISE if within_noise else CHANGE
 
 
 def compare(new: dict, old: dict, old_file: str = "") -> Comparison:
@@ -93,10 +125,9 @@ def compare(new: dict, old: dict, old_file: str = "") -> Comparison:
         pct = None
         if o.get("p50") and n.get("p50") is not None:
             pct = (n["p50"] / o["p50"] - 1) * 100
-        noise = None
-        spreads = [s for s in (o.get("spread"), n.get("spread")) if isinstance(s, (int, float))]
-        if pct is not None and spreads:
-            noise = abs(pct) <= max(spreads) * 100
+        noise_pct = combined_noise_pct(o.get("spread"), n.get("spread"))
+        within = None if pct is None or noise_pct is None else abs(pct) <= noise_pct
+        busy = [name for name, side in (("old", o), ("new", n)) if side.get("busy")]
         rows.append(ChangeRow(
             model=key[0], batch_size=key[1], precision=key[2],
             old_p50_ms=o.get("p50"), new_p50_ms=n.get("p50"), p50_change_pct=pct,
@@ -104,7 +135,8 @@ def compare(new: dict, old: dict, old_file: str = "") -> Comparison:
             top1_change_pts=_diff(n.get("top1"), o.get("top1"), 100),
             old_speedup=o.get("speedup"), new_speedup=n.get("speedup"),
             status="both" if (key in a and key in b) else ("only new" if key in b else "only old"),
-            within_noise=noise))
+            within_noise=within, noise_pct=noise_pct, busy=busy,
+            verdict=verdict(pct, within, busy)))
     context = {}
     for key in CONTEXT_KEYS:
         ov, nv = _dig(old.get("provenance") or {}, key), _dig(new.get("provenance") or {}, key)

@@ -1,27 +1,23 @@
-"""The BenchReport and its files: bench.json, bench.md, bench.csv (bench.png: chart.py).
+"""The BenchReport and the text of its files: bench.json, bench.md, bench.csv.
 
-Files are written into a staging folder next to the output folder and moved in
-only when all of them are complete, so an interrupted run leaves no half table.
+The chart is chart.py's; files.py writes all four.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..results import JsonResult
+from ..probe.machine import BusyRule
 from .compare import Comparison
 from .gates import GateResult
-from .rows import BASELINE, BenchRow
+from .rows import BASELINE, BenchRow, PrecisionResult
 from .stability import StabilityRule
+from .tails import CONFIDENCE, COV_WARNING, FLOORS, na_text
 
 FILES = ("bench.json", "bench.md", "bench.csv", "bench.png")
 
@@ -32,6 +28,7 @@ class BenchReport(JsonResult):
     out_dir: str
     request: dict[str, Any]
     rule: StabilityRule
+    busy_rule: BusyRule = field(default_factory=BusyRule)
     rows: list[BenchRow] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
     passed: bool = True                     # every gate asked for passed
@@ -88,7 +85,8 @@ def main_table(report: BenchReport) -> tuple[list[str], list[list[str]]]:
         line = [model_label(row)] + [accuracy_cell(row, p) for p in precs]
         for p in precs:
             res = row.results.get(p)
-            line.append(ms(res.latency_ms.p50) if res and res.latency_ms else "-")
+            line.append(ms(res.latency_ms.p50) + (f" {BUSY}" if res.busy else "")
+                        if res and res.latency_ms else "-")
         for p in others:
             x, red = row.speedup.get(p), row.reduction_pct.get(p)
             line += ["-" if x is None else f"{x:.2f}", "-" if red is None else f"{red:.1f}"]
@@ -96,8 +94,48 @@ def main_table(report: BenchReport) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
+BUSY = "busy"
+
 PERCENTILE_HEAD = ["Model", "Batch", "Precision", "Runner", "min", "mean", "p50", "p90", "p99",
-                   "max", "img/s", "Windows", "Spread (%)", "Stable"]
+                   "max", "Samples", "p90 bound", "p99 bound", "img/s", "Windows", "Spread (%)",
+                   "CoV (%)", "Stable", "Machine"]
+
+
+def tail_cell(res: PrecisionResult, name: str) -> str:
+    """A tail percentile, or "n/a (N samples)" below its floor."""
+    tail = res.tails.get(name)
+    if tail is not None and not tail.reported:
+        return na_text(tail)
+    return ms(getattr(res.latency_ms, name)) if res.latency_ms else "-"
+
+
+def bound_cell(res: PrecisionResult, name: str) -> str:
+    tail = res.tails.get(name)
+    return "-" if tail is None or tail.upper_bound_ms is None else ms(tail.upper_bound_ms)
+
+
+def max_cov(res: PrecisionResult) -> float | None:
+    known = [c for c in res.window_cov if c is not None]
+    return max(known) if known else None
+
+
+def cov_cell(res: PrecisionResult) -> str:
+    c = max_cov(res)
+    if c is None:
+        return "-"
+    return f"{c * 100:.1f}" + (" (> 1 %)" if c > COV_WARNING else "")
+
+
+def samples_cell(res: PrecisionResult) -> str:
+    tail = next(iter(res.tails.values()), None)
+    return "-" if tail is None else str(tail.count)
+
+
+def machine_cell(res: PrecisionResult) -> str:
+    if not res.machine:
+        return "-"
+    busy = sum(r.busy for r in res.machine)
+    return f"{BUSY} ({busy}/{len(res.machine)} windows)" if res.busy or busy else "quiet"
 
 
 def percentile_table(report: BenchReport) -> list[list[str]]:
@@ -107,14 +145,47 @@ def percentile_table(report: BenchReport) -> list[list[str]]:
             lat, st = res.latency_ms, res.stability
             body.append([
                 row.model, str(row.batch_size), p, res.runner,
-                *(ms(getattr(lat, k)) if lat else "-"
-                  for k in ("min", "mean", "p50", "p90", "p99", "max")),
+                *(ms(getattr(lat, k)) if lat else "-" for k in ("min", "mean", "p50")),
+                tail_cell(res, "p90"), tail_cell(res, "p99"),
+                ms(lat.max) if lat else "-", samples_cell(res),
+                bound_cell(res, "p90"), bound_cell(res, "p99"),
                 "-" if res.throughput_ips is None else f"{res.throughput_ips:.1f}",
                 f"{st.used_windows}/{st.windows}" if st else "-",
                 f"{st.spread * 100:.1f}" if st else "-",
+                cov_cell(res),
                 ("yes" if st.stable else f"no ({st.reason})") if st else "-",
+                machine_cell(res),
             ])
     return body
+
+
+def machine_lines(report: BenchReport) -> list[str]:
+    """Per row and precision: the worst reading over its windows, and why it was busy."""
+    lines = []
+    for row in report.rows:
+        for p, res in row.results.items():
+            if not res.machine:
+                continue
+            def worst(attr: str) -> str:
+                vals = [getattr(r, attr) for r in res.machine if getattr(r, attr) is not None]
+                return "-" if not vals else f"{max(vals):.2f}"
+            text = (f"- {row.model} b{row.batch_size} {p}: "
+                    f"{sum(r.busy for r in res.machine)}/{len(res.machine)} windows busy; "
+                    f"load1 max {worst('load1')}, other processes max {worst('other_cores')} "
+                    f"cores, steal max {worst('steal_share')}")
+            mhz = [r.cpu_mhz[1] for r in res.machine if r.cpu_mhz]
+            if mhz:
+                text += f", CPU {min(mhz):.0f}-{max(mhz):.0f} MHz"
+            gpus = res.machine[-1].gpus
+            for g in gpus:
+                text += (f"; GPU {g.name or g.bus_id}: SM {g.sm_clock_mhz} MHz, memory "
+                         f"{g.mem_clock_mhz} MHz, {g.power_draw_w} W, persistence "
+                         f"{g.persistence_mode}, reasons {', '.join(g.clock_event_reasons) or '-'}")
+            reasons = sorted({why for r in res.machine for why in r.reasons})
+            if reasons:
+                text += f" ({'; '.join(reasons)})"
+            lines.append(text)
+    return lines
 
 
 PARITY_HEAD = ["Model", "Precision", "top-1 C++ (%)", "top-1 Python (%)", "predictions equal",
@@ -193,7 +264,22 @@ def markdown(report: BenchReport) -> str:
               f"stable = the p50 of {report.rule.windows} consecutive windows within "
               f"{report.rule.tolerance * 100:.0f} % (time budget "
               f"{report.rule.time_budget_s:g} s per model); "
-              "FP32 and INT8 windows interleaved (ABBA). Statistics of the last windows."]
+              "FP32 and INT8 windows interleaved (ABBA). Statistics of the last windows.",
+              "",
+              f"Tails: p90 is reported from {FLOORS['p90']} samples, p99 from {FLOORS['p99']} "
+              "(MLPerf LoadGen's floors), else \"n/a (N samples)\"; Samples = what each "
+              "percentile rests on (the smallest used window when the runner keeps no "
+              f"samples); bound = the {CONFIDENCE * 100:g} % upper confidence bound "
+              "(order statistic). CoV: per window, trtexec's 1 % rule as the warning."]
+    machine = machine_lines(report)
+    if machine:
+        br = report.busy_rule
+        parts += ["", "## Machine state per window", "", *machine, "",
+                  f"Busy = other processes above {br.other_cores:g} cores, CPU steal above "
+                  f"{br.steal_share * 100:g} %, 1-minute load above {br.load_per_core:g} per "
+                  "core, or a GPU slowdown, averaged over the window; a row is busy when one "
+                  "of its used windows is. A busy number is not a measurement of this "
+                  "machine's speed: rerun on a quiet machine."]
     if report.parity:
         parts += ["", "## C++ demo and Python runner side by side", "",
                   _md_table(PARITY_HEAD, parity_table(report)), "",
@@ -216,16 +302,17 @@ def markdown(report: BenchReport) -> str:
     return "\n".join(parts)
 
 
-COMPARE_HEAD = ["Model", "Batch", "Precision", "p50 old", "p50 new", "change (%)", "top-1 old",
-                "top-1 new", "change (pts)", "speed-up old", "speed-up new"]
+COMPARE_HEAD = ["Model", "Batch", "Precision", "p50 old", "p50 new", "change (%)", "noise (%)",
+                "verdict", "top-1 old", "top-1 new", "change (pts)", "speed-up old",
+                "speed-up new"]
 
 
 def compare_table(cmp: Comparison) -> list[list[str]]:
     def num(v, f="{:.2f}"):
         return "-" if v is None else f.format(v)
     return [[r.model, str(r.batch_size), r.precision, ms(r.old_p50_ms), ms(r.new_p50_ms),
-             num(r.p50_change_pct, "{:+.1f}") + ("" if r.within_noise in (None, False)
-                                                 else " (noise)"),
+             num(r.p50_change_pct, "{:+.1f}"), num(r.noise_pct, "±{:.1f}"),
+             (r.verdict or "-") + (f" ({'/'.join(r.busy)})" if r.busy else ""),
              pct(r.old_top1), pct(r.new_top1), num(r.top1_change_pts, "{:+.2f}"),
              num(r.old_speedup), num(r.new_speedup)] for r in cmp.rows]
 
@@ -233,7 +320,8 @@ def compare_table(cmp: Comparison) -> list[list[str]]:
 CSV_FIELDS = ["model", "kind", "batch_size", "precision", "device", "runner", "top1", "top5",
               "images", "min_ms", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
               "throughput_ips", "stable", "stop_reason", "windows", "spread", "speedup",
-              "latency_reduction_pct", "top1_drop_pts", "model_sha256"]
+              "latency_reduction_pct", "top1_drop_pts", "model_sha256",
+              "samples", "p90_upper_ms", "p99_upper_ms", "busy"]
 
 
 def csv_text(report: BenchReport) -> str:
@@ -254,6 +342,10 @@ def csv_text(report: BenchReport) -> str:
                 "windows": st.windows if st else None, "spread": st.spread if st else None,
                 "speedup": row.speedup.get(p), "latency_reduction_pct": row.reduction_pct.get(p),
                 "top1_drop_pts": row.top1_drop_pts.get(p), "model_sha256": res.model_sha256,
+                "samples": res.tails["p90"].count if "p90" in res.tails else None,
+                **{f"{k}_upper_ms": res.tails[k].upper_bound_ms if k in res.tails else None
+                   for k in FLOORS},
+                "busy": res.busy,
             })
     for c in report.parity:     # the python runner's column, one row per model and precision
         writer.writerow({"model": c["model"], "precision": c["precision"], "runner": "python",
@@ -271,26 +363,3 @@ def finite(value: Any) -> Any:
     if isinstance(value, list):
         return [finite(v) for v in value]
     return value
-
-
-def write_files(report: BenchReport, out_dir: Path) -> dict[str, str]:
-    """Write the four files into `out_dir` (created), all or none."""
-    from .chart import write_chart
-
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    report.out_dir = str(out_dir)
-    report.files = {name.split(".")[1]: str(out_dir / name) for name in FILES}
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        write_chart(report, stage / "bench.png")
-        (stage / "bench.md").write_text(markdown(report))
-        (stage / "bench.csv").write_text(csv_text(report))
-        (stage / "bench.json").write_text(json.dumps(finite(report.to_dict()), indent=2,
-                                                     allow_nan=False) + "\n")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name in FILES:
-            os.replace(stage / name, out_dir / name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return report.files

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results import JsonResult
+from ..probe.machine import MachineReading
 from ..runners.result import LatencyStats
 from .stability import Stability
+from .tails import Tail
 
 BASELINE = "fp32"
 
@@ -29,6 +31,10 @@ class PrecisionResult(JsonResult):
     throughput_ips: float | None = None
     stability: Stability | None = None
     windows: list[LatencyStats] = field(default_factory=list)  # every window, in order
+    tails: dict[str, Tail] = field(default_factory=dict)        # p90, p99: counts and bounds
+    machine: list[MachineReading] = field(default_factory=list)  # per window, in order
+    window_cov: list[float | None] = field(default_factory=list)  # None: no samples kept
+    busy: bool = False                        # a used window ran on a busy machine
     top1: float | None = None                 # fraction
     top5: float | None = None
     images: int | None = None

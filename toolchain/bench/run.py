@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import shutil
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -19,14 +20,18 @@ from typing import Any, Callable, Sequence
 
 from .. import flags
 from ..errors import LabError
+from ..probe.machine import MachineReading, MachineSampler
 from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
 from ..settings import BenchSettings, LabSettings
 from . import gates as gates_mod
 from .compare import compare, load_report
-from .report import BenchReport, write_files
+from .files import write_files
+from .report import BenchReport
 from .rows import BASELINE, BenchRow, PrecisionResult
 from .stability import StabilityRule, measure_interleaved
+from .tails import (FLOORS, QUANTILES, Tail, cov, extended_repeats, tail_from_percentiles,
+                    tail_from_samples)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 RUNNERS = ("auto", "cpp", "python")
@@ -200,29 +205,49 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
     return targets
 
 
-def combine_windows(windows: Sequence[RunResult]) -> tuple[LatencyStats, float | None]:
+def combine_windows(windows: Sequence[RunResult]
+                    ) -> tuple[LatencyStats, float | None, dict[str, Tail]]:
     """One statistic from the used windows: pooled samples when the runner kept them
-    (raw["samples_ms"]), else each statistic's median across windows."""
+    (raw["samples_ms"]), else each statistic's median across windows. The tails say
+    how many samples each percentile rests on (pooled: all; medians: the smallest
+    window) and a tail below its floor is not reported (null in the stats)."""
     samples = [w.raw.get("samples_ms") for w in windows]
     if all(isinstance(s, list) and s for s in samples):
-        stats = LatencyStats.from_samples([x for s in samples for x in s])
+        pooled = [x for s in samples for x in s]
+        stats = LatencyStats.from_samples(pooled)
+        tails = {k: tail_from_samples(k, pooled, getattr(stats, k)) for k in FLOORS}
     else:
         lats = [w.latency_ms for w in windows]
         stats = LatencyStats(
             count=sum(l.count for l in lats),
             **{k: statistics.median(getattr(l, k) for l in lats)
                for k in ("min", "mean", "p50", "p90", "p99", "max")})
+        points = {0.0: stats.min, 0.5: stats.p50, **{QUANTILES[k]: getattr(stats, k)
+                                                      for k in FLOORS}, 1.0: stats.max}
+        basis = min(l.count for l in lats)
+        tails = {k: tail_from_percentiles(k, basis, points, getattr(stats, k)) for k in FLOORS}
+    for name, tail in tails.items():
+        if not tail.reported:
+            setattr(stats, name, None)
     tps = [w.throughput_ips for w in windows if w.throughput_ips is not None]
-    return stats, (statistics.median(tps) if tps else None)
+    return stats, (statistics.median(tps) if tps else None), tails
+
+
+def window_cov(window: RunResult) -> float | None:
+    """The window's coefficient of variation, when the runner kept its samples."""
+    samples = window.raw.get("samples_ms")
+    return cov(samples) if isinstance(samples, list) else None
 
 
 def window_repeats(p50_ms: float, req: BenchRequest) -> int:
     """Runs per window so that a window lasts about `min_window_s` (short windows of a
-    sub-millisecond model are all noise), between `repeats` and 20 x `repeats`."""
+    sub-millisecond model are all noise), between `repeats` and 20 x `repeats`; then
+    raised to a tail floor (p99: 662, p90: 64 samples) when the time budget allows."""
     if p50_ms <= 0:
         return req.repeats
     wanted = math.ceil(req.min_window_s * 1000.0 / p50_ms)
-    return max(req.repeats, min(wanted, 20 * req.repeats))
+    wanted = max(req.repeats, min(wanted, 20 * req.repeats))
+    return extended_repeats(p50_ms, wanted, req.windows, len(req.precisions), req.time_budget_s)
 
 
 def default_data_file(settings: LabSettings) -> Path:
@@ -339,16 +364,20 @@ def parity_gate(checks: list[dict]) -> "gates_mod.GateResult":
 
 def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batch_size: int,
              data_file: Path | None, say: Callable) -> tuple[dict, dict]:
-    """Interleaved latency windows of every precision until stable (see stability.py)."""
+    """Interleaved latency windows of every precision until stable (see stability.py),
+    each with the machine's state over it (readings: one per window, in order)."""
     from ..runners import run_latency
 
     threads_kw = {"threads": req.threads} if req.threads else {}
     reps = {p: req.repeats for p in req.precisions}
+    sampler = machine_sampler(req)
 
     def measure(precision: str) -> RunResult:
+        sampler.start()
         res = run_latency(settings, target.dirs[precision], precision, device=req.device,
                           runner=req.runner, batch_size=batch_size, warmup=req.warmup,
                           repeats=reps[precision], data_file=data_file, **threads_kw)
+        readings[precision].append(sampler.stop())
         reps[precision] = window_repeats(res.latency_ms.p50, req)
         return res
 
@@ -356,16 +385,25 @@ def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batc
         say(f"{target.name} b{batch_size} round {rnd + 1} {precision}: p50 "
             f"{res.latency_ms.p50:.3f} ms", transient=True)
 
-    return measure_interleaved(measure, lambda r: r.latency_ms.p50, req.precisions,
-                               req.rule(), on_window=on_window)
+    readings: dict[str, list[MachineReading]] = {p: [] for p in req.precisions}
+    windows, stability = measure_interleaved(measure, lambda r: r.latency_ms.p50,
+                                             req.precisions, req.rule(), on_window=on_window)
+    return windows, stability, readings
+
+
+def machine_sampler(req: BenchRequest) -> MachineSampler:
+    """nvidia-smi only where a GPU may run (device gpu, or auto on a host that has it)."""
+    gpu = req.device == "gpu" or (req.device == "auto" and shutil.which("nvidia-smi") is not None)
+    return MachineSampler(gpu=gpu)
 
 
 def _row(target: ModelTarget, batch_size: int, precisions: Sequence[str], windows: dict,
-         stability: dict, accuracy: dict, shas: dict) -> BenchRow:
+         stability: dict, readings: dict, accuracy: dict, shas: dict) -> BenchRow:
     row = BenchRow(model=target.name, kind=target.kind, note=target.note, batch_size=batch_size)
     for p in precisions:
-        used = windows[p][-stability[p].used_windows:]
-        stats, tps = combine_windows(used)
+        n_used = stability[p].used_windows
+        used = windows[p][-n_used:]
+        stats, tps, tails = combine_windows(used)
         last, acc = used[-1], accuracy.get(p)
         row.results[p] = PrecisionResult(
             precision=p, model_dir=str(target.dirs[p]), model_sha256=shas[p],
@@ -373,6 +411,8 @@ def _row(target: ModelTarget, batch_size: int, precisions: Sequence[str], window
             threads=last.threads, warmup=last.warmup, repeats=last.repeats,
             latency_ms=stats, throughput_ips=tps, stability=stability[p],
             windows=[w.latency_ms for w in windows[p]],
+            tails=tails, machine=readings[p], window_cov=[window_cov(w) for w in windows[p]],
+            busy=any(r.busy for r in readings[p][-n_used:]),
             top1=acc.top1 if acc else None, top5=acc.top5 if acc else None,
             images=acc.images if acc else None, accuracy_runner=acc.runner if acc else "",
             config_calls=last.config_calls)
@@ -407,9 +447,10 @@ def run_bench(settings: LabSettings, req: BenchRequest,
         accuracy = (_accuracy(settings, req, target, data_file, say)
                     if have_data and target.kind != "seeded" else {})
         for bs in req.batch_sizes:
-            windows, stability = _latency(settings, req, target, bs,
-                                          data_file if have_data else None, say)
-            rows.append(_row(target, bs, req.precisions, windows, stability, accuracy, shas))
+            windows, stability, readings = _latency(settings, req, target, bs,
+                                                    data_file if have_data else None, say)
+            rows.append(_row(target, bs, req.precisions, windows, stability, readings,
+                             accuracy, shas))
             if req.parity and bs == req.batch_sizes[0]:
                 parity += _parity(settings, req, target, data_file if have_data else None,
                                   accuracy, windows, say)
