@@ -464,3 +464,28 @@ def test_tables_mark_short_tails_and_busy_rows():
     data = rep.to_dict()["rows"][0]["results"]["int8"]
     assert data["busy"] is True and data["tails"]["p99"]["value_ms"] is None
     assert data["tails"]["p99"]["count"] == 70 and data["machine"][0]["other_cores"] == 0.9
+
+
+def test_screen_marks_busy_red_and_short_tails_na():
+    from rich.console import Console
+
+    from toolchain.bench.render import render_report
+
+    old = _with_spread(_report([_row("small_cnn", 2.0, 1.0, 0.80, 0.79)]), 0.01).to_dict()
+    rep = _with_spread(_report([_row("small_cnn", 3.0, 1.0, 0.80, 0.80)]), 0.01)
+    res = rep.rows[0].results["fp32"]
+    res.busy = True
+    res.machine = [MachineReading(seconds=1.0, cores=2, other_cores=1.0, busy=True,
+                                  reasons=["other processes used 1.00 cores (limit 0.25)"])]
+    res.tails = {"p90": tail_from_samples("p90", [1.0] * 50, 1.0),
+                 "p99": tail_from_samples("p99", [1.0] * 50, 1.0)}
+    rep.comparison = compare(rep.to_dict(), old, old_file="old/bench.json")
+    con = Console(width=80, record=True, color_system="truecolor")
+    render_report(con, rep)
+    styled = con.export_text(clear=False, styles=True)
+    text = con.export_text()
+    assert "3.000 busy" in text and "n/a (50)" in text
+    assert "machine busy during small_cnn b1 fp32" in text and "1.00 cores" in text
+    assert "not comparable: machine busy: small_cnn b1 fp32 (new run)" in text
+    assert "\x1b[1;31m3.000 busy" in styled          # bold red
+    assert max(len(line) for line in text.splitlines()) <= 80

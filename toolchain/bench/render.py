@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .compare import Comparison
-from .report import BenchReport, main_table, ms, parity_table, pct
+from .compare import NOISE, NOT_COMPARABLE
+from .report import (BUSY, BenchReport, main_table, max_cov, ms, parity_table, pct,
+                     tail_cell)
+from .tails import COV_WARNING
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
 SCREEN_HEAD = {"top-1/top-5 (%)": "acc", "p50 (ms)": "ms", "speed-up (x)": "speed-up",
@@ -37,7 +40,10 @@ def table(title: str, head: list[str], body: list[list[str]], text_columns: tupl
 
 
 def _screen_cell(cell: str) -> str:
-    """'96.00/100.00' -> '96.0/100.0' and 'latency only' -> 'n/a' (the file keeps both)."""
+    """'96.00/100.00' -> '96.0/100.0' and 'latency only' -> 'n/a' (the file keeps both);
+    a busy measurement in red."""
+    if cell.endswith(f" {BUSY}"):
+        return f"[bold red]{cell[:-len(BUSY) - 1]} {BUSY}[/]"
     if cell == "latency only":
         return "n/a"
     if "/" in cell:
@@ -60,7 +66,9 @@ def _changes(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
             body.append([name, r.precision, r.status, "", "", ""])
             continue
         change = "-" if r.p50_change_pct is None else f"{r.p50_change_pct:+.1f}%"
-        if r.within_noise:
+        if r.verdict == NOT_COMPARABLE:
+            change = "[red]not comparable[/]"
+        elif r.verdict == NOISE:
             change += " (noise)"
         sp = [("-" if v is None else f"{v:.2f}") for v in (r.old_speedup, r.new_speedup)]
         body.append([name, r.precision, arrow(ms(r.old_p50_ms), ms(r.new_p50_ms)), change,
@@ -69,17 +77,18 @@ def _changes(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
 
 
 def _percentiles(report: BenchReport) -> tuple[list[str], list[list[str]]]:
-    head = ["Model", "Prec", "p50", "p90", "p99", "img/s", "Spread", "Stable"]
+    head = ["Model", "Prec", "p50", "p90", "p99", "img/s", "Spread", "Stable", "Machine"]
     body = []
     for row in report.rows:
         for p, res in row.results.items():
             lat, st = res.latency_ms, res.stability
             name = row.model if row.batch_size == 1 else f"{row.model} b{row.batch_size}"
-            body.append([name, p,
-                         *(ms(getattr(lat, k)) if lat else "-" for k in ("p50", "p90", "p99")),
+            body.append([name, p, ms(lat.p50) if lat else "-",
+                         *(tail_cell(res, k).replace(" samples", "") for k in ("p90", "p99")),
                          "-" if res.throughput_ips is None else f"{res.throughput_ips:.0f}",
                          f"{st.spread * 100:.1f}%" if st else "-",
-                         ("yes" if st.stable else "no") if st else "-"])
+                         ("yes" if st.stable else "no") if st else "-",
+                         f"[bold red]{BUSY}[/]" if res.busy else ("quiet" if res.machine else "-")])
     return head, body
 
 
@@ -110,10 +119,27 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
                           for k, v in unstable.items())
         con.print(f"[yellow]not stable within {report.rule.tolerance * 100:.0f} %: "
                   f"{escape(items)}; their Spread (bench.md) is the noise of these numbers[/]")
+    busy = [f"{r.model} b{r.batch_size} {p}" for r in report.rows for p, res in r.results.items()
+            if res.busy]
+    if busy:
+        reasons = sorted({why for r in report.rows for res in r.results.values() if res.busy
+                          for m in res.machine for why in m.reasons})
+        con.print(f"[bold red]machine busy during {escape(', '.join(busy))}[/]: "
+                  f"{escape('; '.join(reasons))}. These numbers are not this machine's speed.")
+    noisy = [f"{r.model} b{r.batch_size} {p} {c * 100:.1f} %" for r in report.rows
+             for p, res in r.results.items() if (c := max_cov(res)) is not None
+             and c > COV_WARNING]
+    if noisy:
+        con.print(f"[yellow]CoV above {COV_WARNING * 100:g} % (trtexec's warning: clocks, "
+                  f"spin-wait or other work): {escape(', '.join(noisy))}[/]")
     if report.comparison:
         con.print()
         con.print(table(f"Change against {report.comparison.old_file}",
                         *_changes(report.comparison)))
+        busy = [f"{r.model} b{r.batch_size} {r.precision} ({' and '.join(r.busy)} run)"
+                for r in report.comparison.rows if r.verdict == NOT_COMPARABLE]
+        if busy:
+            con.print(f"[red]{NOT_COMPARABLE}:[/] {escape(', '.join(busy))}")
         for key, (old, new) in report.comparison.context_changes.items():
             con.print(f"[yellow]{escape(key)} changed:[/] {escape(str(old))} -> "
                       f"{escape(str(new))}")
