@@ -9,6 +9,7 @@ import csv
 import importlib.metadata
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -75,6 +76,18 @@ def test_files_table_and_provenance(first):
     assert "paddle_inference-wheel-" in prov["library"]["path"]
     assert "software" in prov and "gpu" in prov
     assert [g["passed"] for g in report["gates"]] == [True, True] and report["passed"]
+    # tails: counts always, the value only at its floor; machine state for every window
+    for res in (fp32, int8):
+        for name, floor in (("p90", 64), ("p99", 662)):
+            tail = res["tails"][name]
+            assert tail["floor"] == floor and tail["count"] >= 10
+            assert (tail["value_ms"] is None) == (tail["count"] < floor)
+            assert res["latency_ms"][name] == tail["value_ms"]
+        assert len(res["machine"]) == res["stability"]["windows"]
+        for reading in res["machine"]:
+            assert reading["cores"] >= 1 and reading["own_cores"] is not None
+            assert reading["busy"] == bool(reading["reasons"])
+    assert "Samples" in md and "## Machine state per window" in md
 
 
 def test_gates_fail_red_and_compare(first, tmp_path):
@@ -112,3 +125,23 @@ def test_bad_input_is_one_clear_error(args, message, lab_env, tmp_path):
     assert message in proc.stderr and "fix:" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_cpu_burner_during_the_bench_marks_its_windows_busy(first, tmp_path):
+    """A second process loading the machine for the whole bench: every window is busy."""
+    lab, _, _ = first
+    out = tmp_path / "busy"
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        proc = run_invoke("bench", "--models", "small_cnn", *QUICK, "--out", str(out),
+                          env=lab.env, timeout=600)
+    finally:
+        burner.kill()
+        burner.wait()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "bench.json").read_text())
+    for res in report["rows"][0]["results"].values():
+        assert res["busy"] is True
+        assert all(r["busy"] and r["other_cores"] > 0.25 for r in res["machine"])
+    assert "busy" in proc.stdout and "machine busy during small_cnn" in proc.stdout
+    assert "busy (" in (out / "bench.md").read_text()

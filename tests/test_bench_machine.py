@@ -12,7 +12,8 @@ import pytest
 from toolchain.probe.machine import (BusyRule, CpuSnapshot, GpuState, MachineReading,
                                      MachineSampler, busy_reasons, parse_cpufreq_mhz,
                                      parse_loadavg, parse_pid_stat, parse_proc_stat,
-                                     parse_smi_q_state, window_reading)
+                                     parse_smi_q_state, parse_smi_query_state, reason_names,
+                                     window_reading)
 
 HOSTS = Path(__file__).parent / "fixtures" / "hosts"
 LINUX = Path("/proc/stat").exists()
@@ -32,6 +33,24 @@ def test_smi_q_state_of_real_hosts(host, name, sm, mem, power):
     assert (g.sm_clock_mhz, g.mem_clock_mhz, g.power_draw_w) == (sm, mem, power)
     # an idle GPU: "Idle" is the only active reason and it is no slowdown
     assert g.clock_event_reasons == ["Idle"] and g.slowdowns == []
+
+
+def test_smi_query_state_of_a_real_h200():
+    """The sampler's own query, captured on the H200 host."""
+    (g,) = parse_smi_query_state((HOSTS / "h200" / "nvidia-smi-state.csv").read_text())
+    assert (g.bus_id, g.name, g.persistence_mode, g.performance_state) == \
+        ("00000000:00:06.0", "NVIDIA H200", "Enabled", "P0")
+    assert (g.sm_clock_mhz, g.mem_clock_mhz, g.power_draw_w) == (345.0, 3201.0, 79.22)
+    assert g.clock_event_reasons == ["Idle"] and g.slowdowns == []
+    # the -q fallback (-d PERFORMANCE,POWER,CLOCK) captured a moment later agrees
+    (q,) = parse_smi_q_state((HOSTS / "h200" / "nvidia-smi-q-d.txt").read_text())
+    assert (q.sm_clock_mhz, q.mem_clock_mhz, q.clock_event_reasons) == (345.0, 3201.0, ["Idle"])
+
+
+def test_reason_bits():
+    assert reason_names("0x0000000000000000") == []
+    assert reason_names("0x0000000000000044") == ["SW Power Cap", "HW Thermal Slowdown"]
+    assert reason_names("0x1000") == ["0x1000"] and reason_names("N/A") == []
 
 
 def test_smi_q_state_reads_a_slowdown():

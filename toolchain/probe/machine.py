@@ -1,7 +1,7 @@
 """The machine's state over one measurement window, and whether it was too busy to trust.
 
 Pure parsers (text in, numbers out) for /proc/stat, /proc/loadavg, /proc/<pid>/stat,
-cpufreq and `nvidia-smi -q`; the busy rule on a reading; then MachineSampler, the
+cpufreq and nvidia-smi (the query CSV, and `-q` where a driver rejects a query field); the busy rule on a reading; then MachineSampler, the
 edge that reads those sources at the start and at the end of a window.
 
 Busy rule (BusyRule): a window is busy when, averaged over the window,
@@ -98,6 +98,55 @@ _REASON_SECTIONS = ("Clocks Event Reasons", "Clocks Throttle Reasons")
 def _number(value: str) -> float | None:
     m = _NUMBER.search(value)
     return float(m.group()) if m and "N/A" not in value else None
+
+
+# The query the sampler asks (nvidia-smi names the columns by their current aliases:
+# clocks.sm -> clocks.current.sm, clocks_throttle_reasons -> clocks_event_reasons).
+SMI_STATE_FIELDS = ("pci.bus_id,name,clocks.sm,clocks.mem,clocks_throttle_reasons.active,"
+                    "power.draw,persistence_mode,pstate")
+# The bits of clocks_event_reasons.active (NVML's nvmlClocksEventReason*), named as -q names them
+REASON_BITS = {0x1: "Idle", 0x2: "Applications Clocks Setting", 0x4: "SW Power Cap",
+               0x8: "HW Slowdown", 0x10: "Sync Boost", 0x20: "SW Thermal Slowdown",
+               0x40: "HW Thermal Slowdown", 0x80: "HW Power Brake Slowdown",
+               0x100: "Display Clock Setting"}
+
+
+def reason_names(mask: str) -> list[str]:
+    """'0x0000000000000005' -> ['Idle', 'SW Power Cap'] (unknown bits by their value)."""
+    try:
+        value = int(mask, 16)
+    except ValueError:
+        return []
+    names = [name for bit, name in REASON_BITS.items() if value & bit]
+    rest = value & ~sum(REASON_BITS)
+    return names + ([f"0x{rest:x}"] if rest else [])
+
+
+def parse_smi_query_state(text: str) -> list[GpuState]:
+    """`nvidia-smi --query-gpu=SMI_STATE_FIELDS --format=csv` -> one GpuState per GPU.
+
+    Columns are found by their header (units in brackets dropped), so the order and
+    either name of the clock fields work."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or "," not in lines[0]:
+        return []
+    head = [h.split("[")[0].strip() for h in lines[0].split(",")]
+    gpus = []
+    for line in lines[1:]:
+        cells = dict(zip(head, (c.strip() for c in line.split(","))))
+        if len(cells) != len(head):
+            continue
+        reasons = cells.get("clocks_event_reasons.active", cells.get(
+            "clocks_throttle_reasons.active", ""))
+        gpus.append(GpuState(
+            bus_id=cells.get("pci.bus_id", cells.get("index", "?")), name=cells.get("name"),
+            persistence_mode=cells.get("persistence_mode"), performance_state=cells.get("pstate"),
+            sm_clock_mhz=_number(cells.get("clocks.current.sm", cells.get("clocks.sm", ""))),
+            mem_clock_mhz=_number(cells.get("clocks.current.memory",
+                                            cells.get("clocks.mem", ""))),
+            power_draw_w=_number(cells.get("power.draw", "")),
+            clock_event_reasons=reason_names(reasons)))
+    return gpus
 
 
 def parse_smi_q_state(text: str) -> list[GpuState]:
@@ -232,7 +281,8 @@ class MachineSampler:
     """Reads the machine at the start (`start()`) and end (`stop()`) of a window.
 
     Where /proc is not readable (not Linux) the reading holds only what could be read.
-    `gpu=True` adds `nvidia-smi -q` at the end of each window.
+    `gpu=True` adds nvidia-smi's clocks, reasons, power and persistence at the end of each
+    window.
     """
 
     def __init__(self, gpu: bool = False, rule: BusyRule = BusyRule(),
@@ -269,9 +319,17 @@ class MachineSampler:
         return window_reading(before, after, self.cores, load, freqs, gpus, self.rule)
 
     def gpu_states(self) -> list[GpuState]:
-        try:
-            proc = subprocess.run(["nvidia-smi", "-q"], capture_output=True, text=True,
-                                  timeout=self.smi_timeout_s, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            return []
-        return parse_smi_q_state(proc.stdout) if proc.returncode == 0 else []
+        """The query fields; `nvidia-smi -q` where a driver rejects one of them."""
+        for argv, parse in ((["nvidia-smi", f"--query-gpu={SMI_STATE_FIELDS}", "--format=csv"],
+                             parse_smi_query_state),
+                            (["nvidia-smi", "-q", "-d", "PERFORMANCE,POWER,CLOCK"],
+                             parse_smi_q_state)):
+            try:
+                proc = subprocess.run(argv, capture_output=True, text=True,
+                                      timeout=self.smi_timeout_s, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                return []
+            gpus = parse(proc.stdout) if proc.returncode == 0 else []
+            if gpus:
+                return gpus
+        return []
