@@ -489,3 +489,30 @@ def test_screen_marks_busy_red_and_short_tails_na():
     assert "not comparable: machine busy: small_cnn b1 fp32 (new run)" in text
     assert "\x1b[1;31m3.000 busy" in styled          # bold red
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_chart_labels_and_marks():
+    from toolchain.bench.chart import BUSY_HATCH, UNSTABLE_HATCH, bar_text, hatch_of
+
+    row = _row("small", 2.0, 1.0)
+    assert bar_text(row, "fp32") == "2 ms"
+    assert bar_text(row, "int8") == "1 ms  2.00x faster"
+    assert bar_text(_row("slow", 1.0, 1.25), "int8") == "1.25 ms  0.80x slower"
+    res = row.results["int8"]
+    assert hatch_of(res) is None
+    res.stability = Stability(False, TIME_BUDGET, 10, 3, [1.0, 1.2, 1.4], 0.3)
+    res.busy = True
+    assert hatch_of(res) == UNSTABLE_HATCH + BUSY_HATCH
+
+
+def test_no_import_cycle_between_chart_and_report():
+    import ast
+    from pathlib import Path
+
+    import toolchain.bench as pkg
+
+    def imports(name):
+        tree = ast.parse((Path(pkg.__file__).parent / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "report" in imports("chart") and "chart" not in imports("report")

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..results import JsonResult
 from ..probe.machine import BusyRule
+from ..results import JsonResult
 from .compare import Comparison
 from .gates import GateResult
 from .rows import BASELINE, BenchRow, PrecisionResult
