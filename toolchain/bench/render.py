@@ -6,8 +6,8 @@ from typing import Any
 
 from .compare import Comparison
 from .compare import NOISE, NOT_COMPARABLE
-from .report import (BUSY, BenchReport, main_table, max_cov, ms, parity_table, pct,
-                     tail_cell)
+from .report import (BUSY, BenchReport, busy_summary, main_table, max_cov, ms, parity_table,
+                     pct, tail_cell)
 from .tails import COV_WARNING
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
@@ -122,10 +122,12 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
     busy = [f"{r.model} b{r.batch_size} {p}" for r in report.rows for p, res in r.results.items()
             if res.busy]
     if busy:
-        reasons = sorted({why for r in report.rows for res in r.results.values() if res.busy
-                          for m in res.machine for why in m.reasons})
+        worst = max((res for r in report.rows for res in r.results.values() if res.busy),
+                    key=lambda res: max((m.other_cores or 0.0 for m in res.machine),
+                                        default=0.0))
         con.print(f"[bold red]machine busy during {escape(', '.join(busy))}[/]: "
-                  f"{escape('; '.join(reasons))}. These numbers are not this machine's speed.")
+                  f"{escape(busy_summary(worst))}. These numbers are not this machine's speed "
+                  "(bench.md: the readings).")
     noisy = [f"{r.model} b{r.batch_size} {p} {c * 100:.1f} %" for r in report.rows
              for p, res in r.results.items() if (c := max_cov(res)) is not None
              and c > COV_WARNING]

@@ -159,6 +159,15 @@ def percentile_table(report: BenchReport) -> list[list[str]]:
     return body
 
 
+def busy_summary(res: PrecisionResult) -> str:
+    """Why the busiest window was busy (the one where other processes took the most)."""
+    busy = [r for r in res.machine if r.busy]
+    if not busy:
+        return ""
+    worst = max(busy, key=lambda r: (r.other_cores or 0.0, r.load1 or 0.0))
+    return "; ".join(worst.reasons)
+
+
 def machine_lines(report: BenchReport) -> list[str]:
     """Per row and precision: the worst reading over its windows, and why it was busy."""
     lines = []
@@ -181,9 +190,8 @@ def machine_lines(report: BenchReport) -> list[str]:
                 text += (f"; GPU {g.name or g.bus_id}: SM {g.sm_clock_mhz} MHz, memory "
                          f"{g.mem_clock_mhz} MHz, {g.power_draw_w} W, persistence "
                          f"{g.persistence_mode}, reasons {', '.join(g.clock_event_reasons) or '-'}")
-            reasons = sorted({why for r in res.machine for why in r.reasons})
-            if reasons:
-                text += f" ({'; '.join(reasons)})"
+            if busy_summary(res):
+                text += f" (worst window: {busy_summary(res)})"
             lines.append(text)
     return lines
 

@@ -57,15 +57,16 @@ class Tail(JsonResult):
         return self.value_ms is not None
 
 
-def _empty(name: str, count: int) -> Tail:
-    return Tail(name=name, count=count, floor=FLOORS[name], value_ms=None, upper_bound_ms=None)
+def _empty(name: str, count: int, method: str) -> Tail:
+    return Tail(name=name, count=count, floor=FLOORS[name], value_ms=None, upper_bound_ms=None,
+                method=method)
 
 
 def tail_from_samples(name: str, samples_ms: Sequence[float], value_ms: float) -> Tail:
     """The tail `name` of one pool of samples (value_ms: its percentile as computed)."""
     n = len(samples_ms)
     if n < FLOORS[name]:
-        return _empty(name, n)
+        return _empty(name, n, ORDER_STATISTIC)
     k = upper_rank(n, QUANTILES[name])
     bound = sorted(samples_ms)[k - 1] if k else None
     return Tail(name, n, FLOORS[name], value_ms, bound, k)
@@ -76,7 +77,7 @@ def tail_from_percentiles(name: str, count: int, points: dict[float, float],
     """The tail `name` when only percentiles are known (a runner that keeps no samples):
     the bound's rank k/n read off the curve through `points` {quantile: ms} (linear)."""
     if count < FLOORS[name]:
-        return _empty(name, count)
+        return _empty(name, count, INTERPOLATED)
     k = upper_rank(count, QUANTILES[name])
     bound = None if k is None else quantile_curve(points, k / count)
     return Tail(name, count, FLOORS[name], value_ms, bound, k, method=INTERPOLATED)
