@@ -14,8 +14,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import ContextManager, Iterator, Protocol
 
-# What a count means: "bytes" shows sizes and speed, anything else counts items
-# ("images", "steps", "runs", "files" ...); total=None shows a spinner.
+# What a count means: "bytes" shows sizes and speed, "percent" a percentage of
+# total=100, "" no count at all (a spinner and the time), anything else counts
+# items ("images", "steps", "batches" ...); total=None: no total known yet.
 
 
 class Tracker(Protocol):
@@ -28,6 +29,9 @@ class Tracker(Protocol):
 class ProgressSink(Protocol):
     def track(self, label: str, total: float | None = None, unit: str = "items"
               ) -> ContextManager[Tracker]: ...
+
+    def note(self, text: str) -> None:
+        """A line that stays for whoever watches (e.g. "skip configure: ..."), not a result."""
 
 
 class _NullTracker:
@@ -46,6 +50,9 @@ class NullProgress:
     def track(self, label: str, total: float | None = None, unit: str = "items"
               ) -> Iterator[Tracker]:
         yield _NullTracker()
+
+    def note(self, text: str) -> None:
+        pass
 
 
 NO_PROGRESS: ProgressSink = NullProgress()
@@ -74,3 +81,11 @@ class RecordingProgress:
             yield _T()
         finally:
             self.events.append(("done", label))
+
+    def note(self, text: str) -> None:
+        self.events.append(("note", text))
+
+    def of(self, kind: str, label: str | None = None) -> list[tuple]:
+        """The events of one kind ("start", "update", ...), of one label when given."""
+        return [e for e in self.events
+                if e[0] == kind and (label is None or (len(e) > 1 and e[1] == label))]

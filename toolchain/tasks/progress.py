@@ -28,31 +28,63 @@ class _RichTracker:
 
 
 class RichProgress:
-    """One rich bar per tracked step, on stderr; columns follow the unit."""
+    """One rich bar per tracked step, on stderr; columns follow the unit.
+
+    transient=False leaves each finished bar on screen (a build's steps, a download)."""
 
     def __init__(self, transient: bool = True) -> None:
         self.transient = transient
+        self._live = None               # the Progress drawing now, so notes print above it
 
     @contextmanager
     def track(self, label: str, total: float | None = None, unit: str = "items"
               ) -> Iterator[Tracker]:
-        from rich.console import Console
         from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress,
-                                   SpinnerColumn, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+                                   SpinnerColumn, TaskProgressColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
+        from rich.table import Column
 
+        # a minimum width keeps the bars of consecutive steps in one column
+        name = TextColumn("[bold]{task.description}", table_column=Column(min_width=12))
         if unit == "bytes":
-            cols = [TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), TimeRemainingColumn()]
+            cols = [name, BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn()]
         else:
-            cols = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn(),
-                    TextColumn("{task.fields[note]}")]
-        with Progress(*cols, console=Console(stderr=True), transient=self.transient) as bar:
-            task = bar.add_task(label, total=total, note="")
-            yield _RichTracker(bar, task)
+            cols = [SpinnerColumn(), name]
+            if unit == "percent":
+                cols += [BarColumn(), TaskProgressColumn()]
+            elif unit:
+                cols += [BarColumn(), MofNCompleteColumn(), TextColumn(unit)]
+            cols += [TimeElapsedColumn(), TextColumn("{task.fields[note]}", markup=False)]
+        from rich.markup import escape
+
+        outer = self._live
+        if outer is not None:           # rich draws one live display at a time: share it
+            task = outer.add_task(escape(label), total=total, note="")
+            try:
+                yield _RichTracker(outer, task)
+            finally:
+                outer.remove_task(task)
+            return
+        with Progress(*cols, console=_stderr(), transient=self.transient) as bar:
+            self._live = bar
+            try:
+                task = bar.add_task(escape(label), total=total, note="")
+                yield _RichTracker(bar, task)
+            finally:
+                self._live = None
+
+    def note(self, text: str) -> None:
+        console = self._live.console if self._live is not None else _stderr()
+        console.print(text, style="dim", markup=False, highlight=False)
 
 
-def progress_for(enabled: bool = True) -> ProgressSink:
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def progress_for(enabled: bool = True, transient: bool = True) -> ProgressSink:
     """Bars when asked for and stderr is a terminal; otherwise nothing."""
-    return RichProgress() if enabled and sys.stderr.isatty() else NO_PROGRESS
+    return RichProgress(transient) if enabled and sys.stderr.isatty() else NO_PROGRESS
