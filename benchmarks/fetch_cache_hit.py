@@ -52,7 +52,7 @@ def main() -> int:
                               padding=args.size_mb << 20)
         req = LibraryRequest(cuda="10.2")
         with FetchServer(tmp / "www") as srv:
-            opts = FetchOptions(mirror=srv.url, progress=False)
+            opts = FetchOptions(mirror=srv.url)
             t0 = time.perf_counter()
             first = fetch_library(settings, req, opts)
             t_first = time.perf_counter() - t0

@@ -67,7 +67,7 @@ def time_ours(url: str, out: Path) -> tuple[float, str]:
     out.unlink(missing_ok=True)
     settle()
     t0 = time.perf_counter()
-    res = download(url, out, progress=False)
+    res = download(url, out)
     return time.perf_counter() - t0, res.sha256
 
 
@@ -145,7 +145,7 @@ def main() -> int:
             srv.drop_after["/big.tgz"] = (size // 2, 1)
             part = tmp / "resume.part"
             t0 = time.perf_counter()
-            res = download(url, part, progress=False)
+            res = download(url, part)
             dt = time.perf_counter() - t0
             assert res.sha256 == digest, "resumed file has the wrong sha256"
             moved = srv.bytes_sent / size

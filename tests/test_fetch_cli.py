@@ -265,7 +265,7 @@ def test_manifest_checksums_are_enforced(tmp_path, mirror):
                                          "cache_dir": str(tmp_path / "c"),
                                          "lib_dir": str(tmp_path / "w" / "lib"),
                                          "lock_file": str(tmp_path / "lock.toml")})
-    opts = FetchOptions(mirror=mirror.url, progress=False)
+    opts = FetchOptions(mirror=mirror.url)
     good = [dataclasses.replace(row, sha256=sha, md5=md5)]
     out = fetch_library(settings, LibraryRequest(cuda="10.2"), opts, rows=good)
     assert out.checksum_source == "manifest" and out.sha256 == sha

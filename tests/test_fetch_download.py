@@ -30,7 +30,7 @@ def served(tmp_path):
 
 
 def _get(srv, part, **kw):
-    return download(srv.url + PATH, part, progress=False, **kw)
+    return download(srv.url + PATH, part, **kw)
 
 
 def test_plain_download(served):
@@ -130,14 +130,14 @@ def test_gives_up_after_attempts_and_keeps_part(served):
 def test_redirect_is_followed(served):
     srv, data, tmp = served
     srv.redirect["/moved.tgz"] = PATH
-    out = download(srv.url + "/moved.tgz", tmp / "a.part", progress=False)
+    out = download(srv.url + "/moved.tgz", tmp / "a.part")
     assert out.final_url.endswith(PATH) and out.sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_404_is_a_clear_error(served):
     srv, data, tmp = served
     with pytest.raises(LabError, match="HTTP 404"):
-        download(srv.url + "/nope.tgz", tmp / "a.part", progress=False, retries=0)
+        download(srv.url + "/nope.tgz", tmp / "a.part", retries=0)
 
 
 def test_expected_size_mismatch_is_refused(served):
@@ -161,5 +161,23 @@ def test_proxy_from_environment(served, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HTTP_PROXY", srv.url)
     url = "http://paddle-inference-lib.invalid" + PATH
-    out = download(url, tmp / "a.part", progress=False)
+    out = download(url, tmp / "a.part")
     assert srv.proxied == [url] and out.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_reports_bytes_up_to_the_file_size(served):
+    """A resumed download starts its bar at the bytes on disk and ends at the file size."""
+    from toolchain.progress import RecordingProgress
+
+    srv, data, tmp = served
+    part = tmp / "paddle_inference.tgz.part"
+    part.write_bytes(data[:1_000_000])
+    rec = RecordingProgress()
+    out = _get(srv, part, progress=rec)
+    assert rec.of("start") == [("start", "paddle_inference.tgz", None, "bytes")]
+    updates = rec.of("update")
+    assert updates[0][2] == 1_000_000                       # what was on disk
+    assert (updates[-1][2], updates[-1][3]) == (1_000_000, SIZE)   # the server's total
+    advanced = sum(e[2] for e in rec.of("advance"))
+    assert advanced == out.bytes_received == SIZE - 1_000_000
+    assert rec.events[-1] == ("done", "paddle_inference.tgz")

@@ -121,8 +121,7 @@ def test_dns_failure_is_not_retried(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     t0 = time.monotonic()
     with pytest.raises(LabError) as err:
-        download("http://paddle-inference-lib.invalid/x.tgz", tmp_path / "a.part",
-                 progress=False)
+        download("http://paddle-inference-lib.invalid/x.tgz", tmp_path / "a.part")
     assert time.monotonic() - t0 < 3
     assert "could not be resolved" in err.value.message and "--archive FILE" in err.value.hint
 
@@ -131,7 +130,7 @@ def test_endless_body_is_capped_and_deleted(tmp_path, raw):
     srv = raw(endless)
     part = tmp_path / "a.part"
     with pytest.raises(LabError, match="more than the 2,097,152 bytes allowed"):
-        download(srv.url + "/x.tgz", part, progress=False, max_bytes=2 << 20)
+        download(srv.url + "/x.tgz", part, max_bytes=2 << 20)
     assert not part.exists()
 
 
@@ -139,7 +138,7 @@ def test_trickling_server_hits_the_minimum_speed(tmp_path, raw):
     srv = raw(trickle)
     t0 = time.monotonic()
     with pytest.raises(LabError, match="too slow"):
-        download(srv.url + "/x.tgz", tmp_path / "a.part", progress=False, min_speed=1000,
+        download(srv.url + "/x.tgz", tmp_path / "a.part", min_speed=1000,
                  speed_window=0.5)
     assert time.monotonic() - t0 < 5
 
@@ -148,7 +147,7 @@ def test_silent_server_meets_the_deadline(tmp_path, raw):
     srv = raw(silent)
     t0 = time.monotonic()
     with pytest.raises(LabError) as err:
-        download(srv.url + "/x.tgz", tmp_path / "a.part", progress=False, read_timeout=0.5,
+        download(srv.url + "/x.tgz", tmp_path / "a.part", read_timeout=0.5,
                  deadline=1.5)
     took = time.monotonic() - t0
     assert took < 4, took
@@ -235,7 +234,7 @@ def test_full_disk_while_downloading(raw, tmpfs):
         srv = raw(three_mb)
         part = small / "partial" / "a.part"
         with pytest.raises(LabError) as err:
-            download(srv.url + "/x.tgz", part, progress=False)
+            download(srv.url + "/x.tgz", part)
         assert "no space left" in err.value.message and err.value.where == str(part)
         assert "free" in err.value.message and "lab.cache_dir" in err.value.hint
         assert srv.conns == 1                            # not retried into a splice

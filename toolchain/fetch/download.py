@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 
 CHUNK = 1 << 20        # read size; blocks are written/hashed on a second thread
@@ -195,16 +196,6 @@ def _hash_existing(path: Path, want_md5: bool) -> _Hashes:
     return hashes
 
 
-def _progress(enabled: bool, name: str):
-    from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeRemainingColumn, TransferSpeedColumn)
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not enabled, transient=False)
-
-
 def _free_bytes(path: Path) -> int:
     import shutil
 
@@ -231,7 +222,7 @@ DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 def download(url: str, part: Path, *, expected_size: int | None = None,
              want_md5: bool = False, connect_timeout: float = 10, read_timeout: float = 60,
-             retries: int = 5, attempts: int = 6, progress: bool = True,
+             retries: int = 5, attempts: int = 6, progress: ProgressSink = NO_PROGRESS,
              session=None, max_bytes: int | None = None, min_speed: float = 0,
              speed_window: float = 30, deadline: float | None = None,
              size_source: str = "the lock/manifest") -> DownloadOutcome:
@@ -276,8 +267,8 @@ def download(url: str, part: Path, *, expected_size: int | None = None,
     total: int | None = expected_size
     final_url = url
     errors: list[str] = []
-    with _progress(progress, part.name.removesuffix(".part")) as bar:
-        task = bar.add_task(part.name.removesuffix(".part"), total=total, completed=have)
+    with progress.track(part.name.removesuffix(".part"), total=total, unit="bytes") as bar:
+        bar.update(completed=have)
         for attempt in range(1, attempts + 1):
             headers = {"Range": f"bytes={have}-"} if have else {}
             try:
@@ -338,7 +329,7 @@ def download(url: str, part: Path, *, expected_size: int | None = None,
                                    where=str(part.parent),
                                    hint="free space there or point lab.cache_dir "
                                         "(INVOKE_LAB_CACHE_DIR) at a disk with room")
-                bar.update(task, total=total, completed=have)
+                bar.update(completed=have, total=total)
                 win_t, win_bytes = time.monotonic(), 0
                 try:
                     with open(part, mode) as out, _Sink(out, hashes) as sink:
@@ -352,7 +343,7 @@ def download(url: str, part: Path, *, expected_size: int | None = None,
                             have += n
                             received += n
                             win_bytes += n
-                            bar.advance(task, n)
+                            bar.advance(n)
                             if max_bytes and have > max_bytes:
                                 raise _TooBig()
                             now = time.monotonic()

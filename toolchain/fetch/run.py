@@ -16,6 +16,7 @@ from ..errors import LabError
 from ..library import LibraryVersionInfo, version_mismatches
 from ..lockfile import library_entry, load_lock, save_lock, set_library_entry
 from ..manifest import LibraryRecipe, find_recipe, load_manifest
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 from ..settings import FetchSettings, LabSettings
 from .cache import ArtifactCache
@@ -29,7 +30,7 @@ class FetchOptions:
     locked: bool = False
     dry_run: bool = False
     auto: bool = False
-    progress: bool = True
+    progress: ProgressSink = NO_PROGRESS
     force: bool = False
     # Called with the plan before anything is downloaded (the CLI prints the row).
     announce: Any = None
@@ -214,10 +215,7 @@ def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions
     cache = ArtifactCache(settings.cache_dir)
 
     def waiting() -> None:
-        if opts.progress:
-            from rich.console import Console
-
-            Console(stderr=True).print(f"waiting for another fetch of {row.id} ...")
+        opts.progress.note(f"waiting for another fetch of {row.id} ...")
 
     old_pin = library_entry(lock, row.id) or {}
     try:

@@ -110,9 +110,11 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
         emit(listing, json_, _render_list)
         return
     from ..fetch.run import FetchOptions, fetch_library
+    from .progress import progress_for
 
     opts = FetchOptions(mirror=mirror, archive=Path(archive).expanduser() if archive else None,
-                        locked=locked, dry_run=dry_run, auto=auto, progress=not json_,
+                        locked=locked, dry_run=dry_run, auto=auto,
+                        progress=progress_for(not json_, transient=False),
                         force=force, announce=None if json_ else _announce)
     result = fetch_library(settings, req, opts)
     if dry_run and not json_:
