@@ -99,7 +99,7 @@ def build_demo_against(lib: Path, work: Path, gpu: bool = False) -> dict:
     from toolchain.settings import LabSettings
 
     settings = LabSettings.from_mapping({"work_dir": str(work), "lib_dir": str(work / "lib")})
-    result = build_demo(settings, DemoBuildRequest(lib=lib, gpu=gpu), progress=False)
+    result = build_demo(settings, DemoBuildRequest(lib=lib, gpu=gpu))
     if not result.ok:
         raise SystemExit(f"the demo built but does not load: {result.checks}")
     return {k: str(v) for k, v in result.binaries.items()}

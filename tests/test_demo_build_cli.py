@@ -135,3 +135,30 @@ def test_build_demo_reports_cmake_errors(lab_env, demo_2x, tmp_path):
     assert "cmake could not configure the demo" in proc.stderr
     assert "has no shared library" in proc.stderr
     assert "where:" in proc.stderr and "build-demo.log" in proc.stderr
+
+
+@pytest.mark.parametrize("generator, unit", [("Ninja", "steps"), ("Unix Makefiles", "percent")])
+def test_build_demo_reports_the_build_steps(lab_env, demo_2x, tmp_path, generator, unit):
+    """Ninja's [n/m] lines as steps (the target as the note), make's [ nn%] as a percentage."""
+    from toolchain.demo_build import DemoBuildRequest, build_demo
+    from toolchain.progress import RecordingProgress
+
+    if generator == "Ninja" and shutil.which("ninja") is None:
+        pytest.skip("ninja is not installed")
+    rec = RecordingProgress()
+    result = build_demo(settings_for(lab_env),
+                        DemoBuildRequest(lib=demo_2x.lib, build_dir=tmp_path / "b",
+                                         generator=generator), progress=rec)
+    assert result.ok
+    assert rec.of("start") == [("start", "building the demo", None, unit)]
+    steps = [(done, total, note) for _, _, done, total, note in rec.of("update")]
+    assert steps, rec.events
+    assert steps[-1][0] == steps[-1][1]                  # up to the last step
+    if generator == "Ninja":
+        dones = [done for done, _, _ in steps]
+        assert dones == list(range(1, len(dones) + 1))
+        assert {total for _, total, _ in steps} == {len(dones)} and len(dones) > 2
+        assert any(note and "trt_clas" in note for _, _, note in steps)
+    else:
+        assert {total for _, total, _ in steps} == {100}
+    assert rec.events[-1] == ("done", "building the demo")

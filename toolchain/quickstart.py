@@ -315,7 +315,7 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
                    "record": demo_build_file(p.settings)}
 
         def action():
-            res = build_demo(p.settings, DemoBuildRequest(lib=plan.lib), progress=False)
+            res = build_demo(p.settings, DemoBuildRequest(lib=plan.lib))
             if not res.ok:
                 bad = [c.to_dict() for c in res.checks if not c.ok]
                 raise LabError(f"the demo binaries do not load: {bad}",

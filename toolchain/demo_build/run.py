@@ -1,4 +1,4 @@
-"""Run a demo build plan: cmake configure + build (progress bar), ldd check, record.
+"""Run a demo build plan: cmake configure + build (reported as progress), ldd check, record.
 
 The edge around plan.py: subprocesses with argument lists and timeouts, a log
 in the build folder, and the record for the cpp runner
@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import LabError
+from ..progress import NO_PROGRESS, ProgressSink, Tracker
 from ..results import JsonResult
 from ..settings import LabSettings
 from .ldd import BinaryCheck, check_binary
@@ -81,7 +82,7 @@ def make_plan(settings: LabSettings, req: DemoBuildRequest) -> DemoBuildPlan:
 
 
 def build_demo(settings: LabSettings, req: DemoBuildRequest, dry_run: bool = False,
-               progress: bool = True) -> DemoBuildResult:
+               progress: ProgressSink = NO_PROGRESS) -> DemoBuildResult:
     plan = make_plan(settings, req)
     result = DemoBuildResult(status="dry-run" if dry_run else "built", lib=plan.lib,
                              paddle_api=plan.paddle_api, gpu=plan.gpu,
@@ -178,18 +179,19 @@ def _cmake_error(stderr: str) -> str:
     return " ".join(tail) or "(no message)"
 
 
-def _build(plan: DemoBuildPlan, log_fh, log: Path, progress: bool) -> None:
+def _build(plan: DemoBuildPlan, log_fh, log: Path, progress: ProgressSink) -> None:
     log_fh.write("$ " + " ".join(plan.build) + "\n")
     log_fh.flush()
     errors: list[str] = []
-    with _Progress(progress) as bar:
+    unit = "percent" if plan.generator == "Unix Makefiles" else "steps"
+    with progress.track("building the demo", total=None, unit=unit) as bar:
         proc = subprocess.Popen(plan.build, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
         deadline = time.monotonic() + BUILD_TIMEOUT
         assert proc.stdout is not None
         for line in proc.stdout:
             log_fh.write(line)
-            bar.step(line)
+            _report_step(bar, line)
             if "error" in line.lower() or "undefined reference" in line:
                 errors.append(line.strip())
             if time.monotonic() > deadline:
@@ -206,40 +208,20 @@ def _build(plan: DemoBuildPlan, log_fh, log: Path, progress: bool) -> None:
         raise LabError("the demo did not compile: " + text, where=str(log), hint=hint)
 
 
-class _Progress:
-    """A rich progress bar fed by Ninja's [n/m] or make's [ nn%] lines."""
+def build_step(line: str) -> tuple[int, int, str] | None:
+    """(done, total, what) from Ninja's `[n/m] what` or make's `[ nn%]` (total 100); else None."""
+    m = _NINJA_STEP.match(line)
+    if m:
+        what = line[m.end():].strip().rsplit("/", 1)[-1][:40]
+        return int(m.group(1)), int(m.group(2)), what
+    m = _MAKE_STEP.match(line)
+    if m:
+        return int(m.group(1)), 100, ""
+    return None
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.progress = None
-        self.task = None
 
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self.progress = Progress(TextColumn("building the demo"), BarColumn(),
-                                     MofNCompleteColumn(), TextColumn("{task.description}"),
-                                     console=Console(stderr=True), transient=True)
-            self.progress.__enter__()
-            self.task = self.progress.add_task("", total=None)
-        return self
-
-    def step(self, line: str) -> None:
-        if not self.progress:
-            return
-        m = _NINJA_STEP.match(line)
-        if m:
-            what = line[m.end():].strip().rsplit("/", 1)[-1][:40]
-            self.progress.update(self.task, completed=int(m.group(1)), total=int(m.group(2)),
-                                 description=what)
-            return
-        m = _MAKE_STEP.match(line)
-        if m:
-            self.progress.update(self.task, completed=int(m.group(1)), total=100)
-
-    def __exit__(self, *exc):
-        if self.progress:
-            self.progress.__exit__(*exc)
-        return False
+def _report_step(bar: Tracker, line: str) -> None:
+    step = build_step(line)
+    if step:
+        done, total, what = step
+        bar.update(completed=done, total=total, note=what or None)

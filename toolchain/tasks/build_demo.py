@@ -41,6 +41,7 @@ def build_demo(c, lib=None, gpu=False, cpu=False, trt_root=None, cuda_root=None,
     from ..demo_build import DemoBuildRequest, build_demo as run_build, resolve_library
     from ..errors import LabError
     from ..settings import LabSettings
+    from .progress import progress_for
 
     if gpu and cpu:
         raise LabError("--gpu and --cpu contradict each other", hint="give one of them")
@@ -50,7 +51,7 @@ def build_demo(c, lib=None, gpu=False, cpu=False, trt_root=None, cuda_root=None,
                            trt_root=trt_root, cuda_root=cuda_root,
                            build_dir=Path(build_dir) if build_dir else None, clean=clean,
                            jobs=jobs)
-    result = run_build(settings, req, dry_run=dry_run, progress=not json_)
+    result = run_build(settings, req, dry_run=dry_run, progress=progress_for(not json_))
     if dry_run and not json_:
         print(result.script, end="")
         return
