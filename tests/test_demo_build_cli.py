@@ -138,16 +138,17 @@ def test_build_demo_reports_cmake_errors(lab_env, demo_2x, tmp_path):
 
 
 @pytest.mark.parametrize("generator, unit", [("Ninja", "steps"), ("Unix Makefiles", "percent")])
-def test_build_demo_reports_the_build_steps(lab_env, demo_2x, tmp_path, generator, unit):
+def test_build_demo_reports_the_build_steps(lab_env, request, tmp_path, generator, unit):
     """Ninja's [n/m] lines as steps (the target as the note), make's [ nn%] as a percentage."""
     from toolchain.demo_build import DemoBuildRequest, build_demo
     from toolchain.progress import RecordingProgress
 
     if generator == "Ninja" and shutil.which("ninja") is None:
         pytest.skip("ninja is not installed")
+    lib = request.getfixturevalue("demo_2x").lib
     rec = RecordingProgress()
     result = build_demo(settings_for(lab_env),
-                        DemoBuildRequest(lib=demo_2x.lib, build_dir=tmp_path / "b",
+                        DemoBuildRequest(lib=lib, build_dir=tmp_path / "b",
                                          generator=generator), progress=rec)
     assert result.ok
     assert rec.of("start") == [("start", "building the demo", None, unit)]
