@@ -190,7 +190,7 @@ def accuracy_and_throughput(settings, train, val, threads, batch, rounds, models
             ips, p50 = [], []
             for _ in range(rounds):
                 acc = run_accuracy(settings, d, val, precision, device="cpu", runner="python",
-                                   batch_size=batch, threads=threads, progress=False)
+                                   batch_size=batch, threads=threads)
                 lat = run_latency(settings, d, precision, device="cpu", runner="python",
                                   batch_size=batch, warmup=5, repeats=30, threads=threads,
                                   data_file=val)

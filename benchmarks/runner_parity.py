@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     record = demo_build(settings) or {}
     if Path(record.get("lib", "")).resolve() != Path(lib).resolve():
         print(f"building the demo against {lib} ...", file=sys.stderr)
-        res = build_demo(settings, DemoBuildRequest(lib=Path(lib)), progress=False)
+        res = build_demo(settings, DemoBuildRequest(lib=Path(lib)))
         if not demo_build(settings):       # build_demo records it; be explicit if it did not
             save_demo_build(settings, {"lib": str(lib), "binaries": {
                 k: str(v) for k, v in res.binaries.items()}, "gpu": res.gpu,
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     for runner in ("cpp", "python"):
         acc[runner] = run_accuracy(settings, model, data, args.precision, device=args.device,
                                    runner=runner, batch_size=args.batch_size, limit=args.limit,
-                                   threads=args.threads, progress=False, predictions=True)
+                                   threads=args.threads, predictions=True)
         lat[runner] = run_latency(settings, model, args.precision, device=args.device,
                                   runner=runner, batch_size=args.batch_size,
                                   warmup=args.warmup, repeats=args.repeats,

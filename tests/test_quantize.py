@@ -29,9 +29,9 @@ def test_quantized_model_is_int8_and_keeps_its_accuracy(trained_lab):
     assert files.record()["precision"] == "int8" and files.record()["algo"] == "avg"
     assert b"op_callstack" not in files.program.read_bytes()
     fp32 = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu", runner="python",
-                        batch_size=20, progress=False)
+                        batch_size=20)
     int8 = run_accuracy(lab.settings, q.output, lab.val, "int8", device="cpu", runner="python",
-                        batch_size=20, progress=False)
+                        batch_size=20)
     assert fp32.top1 >= 0.8
     assert int8.top1 >= fp32.top1 - 0.03
 

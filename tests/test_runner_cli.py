@@ -94,3 +94,22 @@ def test_help_documents_every_flag(invoke_cli):
             pat = re.compile(r"^\s+(-\w(\s\S+)?, )?" + re.escape(flag) + r"[=\s]")
             line = next((ln for ln in out.splitlines() if pat.match(ln)), "")
             assert re.search(r"\S\s{2,}\S", line), f"{task} {flag} undocumented"
+
+
+@pytest.mark.slow
+def test_run_and_test_acc_report_their_progress(request):
+    """The timing loop reports each timed batch, the scoring loop the images it scored."""
+    from toolchain.progress import RecordingProgress
+    from toolchain.runners import run_accuracy, run_latency
+
+    lab = request.getfixturevalue("trained_lab")
+    rec = RecordingProgress()
+    run_latency(lab.settings, lab.fp32, "fp32", device="cpu", runner="python", warmup=2,
+                repeats=7, progress=rec)
+    assert rec.of("start") == [("start", "timing", 7, "batches")]
+    assert len(rec.of("advance", "timing")) == 7 and rec.events[-1] == ("done", "timing")
+    rec = RecordingProgress()
+    r = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu", runner="python",
+                     batch_size=7, limit=23, progress=rec)
+    assert rec.of("start") == [("start", "scoring", 23, "images")]
+    assert sum(e[2] for e in rec.of("advance", "scoring")) == r.images == 23

@@ -98,13 +98,13 @@ def test_cpp_accuracy_and_per_image_top1_equal_an_independent_computation(
         cpp_lab, standin_model):  # noqa: F811
     settings, data, images, labels = cpp_lab
     r = run_accuracy(settings, standin_model, data, "fp32", device="cpu", runner="cpp",
-                     batch_size=4, progress=False, predictions=True)
+                     batch_size=4, predictions=True)
     top1, top5, per_image = expected_accuracy(images, labels, standin_model)
     assert r.runner == "cpp" and r.images == 13
     assert r.top1 == pytest.approx(top1) and r.top5 == pytest.approx(top5)
     assert r.raw["predictions"] == per_image.tolist()
     limited = run_accuracy(settings, standin_model, data, "fp32", device="cpu", runner="cpp",
-                           batch_size=1, limit=5, progress=False, predictions=True)
+                           batch_size=1, limit=5, predictions=True)
     assert limited.images == 5 and limited.raw["predictions"] == per_image[:5].tolist()
     assert np.isfinite(limited.throughput_ips)
 

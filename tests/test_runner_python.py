@@ -91,7 +91,7 @@ def test_accuracy_fp32_and_int8_on_held_out_images(trained_lab):
     res = {}
     for precision, model in (("fp32", lab.fp32), ("int8", lab.int8)):
         r = run_accuracy(lab.settings, model, lab.val, precision, device="cpu",
-                         runner="python", batch_size=10, threads=2, progress=False,
+                         runner="python", batch_size=10, threads=2,
                          predictions=True)
         assert r.kind == "accuracy" and r.images == 100
         assert r.top1 <= r.top5 <= 1.0
@@ -110,10 +110,10 @@ def test_accuracy_fp32_and_int8_on_held_out_images(trained_lab):
 def test_limit_and_odd_batch_sizes_score_every_image_once(trained_lab):
     lab = trained_lab
     r = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu", runner="python",
-                     batch_size=7, limit=23, progress=False, predictions=True)
+                     batch_size=7, limit=23, predictions=True)
     assert r.images == 23 and len(r.raw["predictions"]) == 23
     full = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu",
-                        runner="python", batch_size=1, limit=23, progress=False,
+                        runner="python", batch_size=1, limit=23,
                         predictions=True)
     assert full.raw["predictions"] == r.raw["predictions"]
 
@@ -133,10 +133,10 @@ def test_int8_on_an_fp32_model_and_pir_int8_are_refused(trained_lab):
 def test_the_pir_export_runs_fp32_with_the_same_predictions(trained_lab):
     lab = trained_lab
     legacy = run_accuracy(lab.settings, lab.fp32, lab.val, "fp32", device="cpu",
-                          runner="python", batch_size=10, limit=30, progress=False,
+                          runner="python", batch_size=10, limit=30,
                           predictions=True)
     pir = run_accuracy(lab.settings, lab.fp32 / "pir", lab.val, "fp32", device="cpu",
-                       runner="python", batch_size=10, limit=30, progress=False,
+                       runner="python", batch_size=10, limit=30,
                        predictions=True)
     assert pir.provenance["model_format"] == "pir"
     assert pir.raw["predictions"] == legacy.raw["predictions"]
@@ -154,12 +154,10 @@ def test_a_data_file_whose_sidecar_does_not_match_is_refused(trained_lab, tmp_pa
         f.seek(100)
         f.write(bytes([b[0] ^ 0xFF]))
     with pytest.raises(LabError):
-        run_accuracy(lab.settings, lab.fp32, data, "fp32", device="cpu", runner="python",
-                     progress=False)
+        run_accuracy(lab.settings, lab.fp32, data, "fp32", device="cpu", runner="python")
     (tmp_path / "val.bin.json").unlink()
     with pytest.raises(LabError):
-        run_accuracy(lab.settings, lab.fp32, data, "fp32", device="cpu", runner="python",
-                     progress=False)
+        run_accuracy(lab.settings, lab.fp32, data, "fp32", device="cpu", runner="python")
 
 
 def test_a_broken_model_file_is_one_clear_error(tmp_path):

@@ -276,7 +276,7 @@ def _accuracy(settings: LabSettings, req: BenchRequest, target: ModelTarget, dat
         say(f"{target.name} {p}: accuracy on {data_file.name}")
         out[p] = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
                               runner=req.runner, batch_size=req.accuracy_batch_size,
-                              limit=req.accuracy_limit, progress=False,
+                              limit=req.accuracy_limit,
                               predictions=req.parity, **threads_kw)
     return out
 
@@ -312,7 +312,7 @@ def _parity(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_
         if cpp_acc is not None and data_file is not None:
             py_acc = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
                                   runner="python", batch_size=req.accuracy_batch_size,
-                                  limit=req.accuracy_limit, progress=False, predictions=True,
+                                  limit=req.accuracy_limit, predictions=True,
                                   **threads_kw)
             cpp_pred, py_pred = cpp_acc.raw.get("predictions"), py_acc.raw.get("predictions")
             bad = _disagreements(cpp_pred, py_pred) if cpp_pred and py_pred else None

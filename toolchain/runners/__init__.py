@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
+from ..progress import NO_PROGRESS, ProgressSink
 from ..settings import LabSettings
 from .result import LatencyStats, RunResult
 
@@ -157,26 +158,10 @@ def _provenance(prep: _Prepared, device: str, extra: dict | None = None) -> dict
     return prov
 
 
-def _progress(total: int | None, label: str, enabled: bool):
-    import sys
-
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
-
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)
-    bar.start()
-    bar.add_task(label, total=total)
-    return bar
-
-
 def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", device: str = "auto",
                 runner: str = "auto", batch_size: int = 1, warmup: int | None = None,
                 repeats: int | None = None, threads: int | None = None,
-                data_file: Path | None = None, progress: bool = False,
+                data_file: Path | None = None, progress: ProgressSink = NO_PROGRESS,
                 **plan_overrides: Any) -> RunResult:
     """Latency of `model_dir` at `precision` (per-batch ms stats + images/s).
 
@@ -222,13 +207,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     engine = Engine(prep.files, plan,
                     shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
                     images)
-    bar = _progress(repeats, "timing", progress)
-    try:
-        samples, out = measure_latency(engine, images, warmup, repeats,
-                                       tick=(lambda: bar.advance(bar.task_ids[0])) if bar else None)
-    finally:
-        if bar:
-            bar.stop()
+    with progress.track("timing", total=repeats, unit="batches") as bar:
+        samples, out = measure_latency(engine, images, warmup, repeats, tick=bar.advance)
     lat = LatencyStats.from_samples(samples)
     first = None
     if labels is not None:
@@ -245,8 +225,9 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
 
 def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "fp32",
                  device: str = "auto", runner: str = "auto", batch_size: int | None = None,
-                 limit: int | None = None, threads: int | None = None, progress: bool = True,
-                 warmup: int = 2, predictions: bool = False) -> RunResult:
+                 limit: int | None = None, threads: int | None = None,
+                 progress: ProgressSink = NO_PROGRESS, warmup: int = 2,
+                 predictions: bool = False) -> RunResult:
     """top-1/top-5 of `model_dir` on a dataset whose sidecar matches it.
 
     images/s = images / wall time of the scoring loop (after `warmup` batches).
@@ -286,13 +267,8 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
         engine = Engine(prep.files, plan,
                         shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
                         reader.images(0, min(batch_size, max(total, 1))))
-        bar = _progress(total, "scoring", progress)
-        try:
-            m = measure_accuracy(engine, reader, batch_size, limit, warmup,
-                                 tick=(lambda n: bar.advance(bar.task_ids[0], n)) if bar else None)
-        finally:
-            if bar:
-                bar.stop()
+        with progress.track("scoring", total=total, unit="images") as bar:
+            m = measure_accuracy(engine, reader, batch_size, limit, warmup, tick=bar.advance)
     lat = LatencyStats.from_samples(m["samples"])
     raw = {"wall_s": m["wall_s"]}
     if predictions:
@@ -311,7 +287,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
 def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, precision: str,
              plan: list, opts: Any, warmup: int, repeats: int, data_file: Path | None,
              limit: int | None = None, predictions: bool = False,
-             progress: bool = False) -> RunResult:
+             progress: ProgressSink = NO_PROGRESS) -> RunResult:
     from ..state import demo_build
     from .configplan import engine_cache_dir
     from .cpp import demo_args, parse_demo_output, read_predictions, result_from_demo, run_demo
@@ -330,12 +306,8 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
                          ir_optim=opts.ir_optim)
         if device == "gpu":
             Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
-        bar = _progress(None, f"running {program}", progress)
-        try:
+        with progress.track(f"running {program}", unit=""):
             stdout = run_demo(binary, args, settings.run.timeout)
-        finally:
-            if bar:
-                bar.stop()
         data = parse_demo_output(stdout, program)
         preds = read_predictions(pred_file) if pred_file and pred_file.exists() else None
     result = result_from_demo(data, kind, prep.model_name, prep.files.dir, prep.reason,

@@ -115,6 +115,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     from pathlib import Path
 
     from ..runners import batch_note, run_latency
+    from .progress import progress_for
 
     precision = flags.precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -126,7 +127,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
                          batch_size=rs.batch_size if batch_size is None else batch_size,
                          warmup=warmup, repeats=repeats, threads=threads, data_file=data,
-                         progress=not json_)
+                         progress=progress_for(not json_))
     _note_batch(result, batch_note(data, result.batch_size), json_)
     emit(result, json_, render_latency)
 
@@ -153,6 +154,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=No
     from pathlib import Path
 
     from ..runners import batch_note, run_accuracy
+    from .progress import progress_for
 
     precision = flags.precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -163,6 +165,6 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=No
                             "(quickstart does both), or pass --data-file")
     result = run_accuracy(settings, mdir, data, precision, device=device, runner=runner,
                           batch_size=batch_size, limit=limit, threads=threads,
-                          progress=not json_)
+                          progress=progress_for(not json_))
     _note_batch(result, batch_note(data, result.batch_size, limit, kind="accuracy"), json_)
     emit(result, json_, render_accuracy)
