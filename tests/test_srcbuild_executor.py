@@ -148,3 +148,43 @@ def test_commit_of_an_existing_checkout(tmp_path, lab_env, standin_repo):
     assert "clone" not in [s["name"] for s in result["steps"]]
     assert result["row_id"] == f"build-{commit[:12]}-cpu"
     assert (Path(result["library"]) / "paddle" / "lib" / "libpaddle_fluid.so").is_file()
+
+
+def test_steps_report_their_progress_and_skips_are_noted(tmp_path, standin_repo):
+    """Each step that runs is one tracked line (make's [ NN%] as its share); a re-run notes
+    the steps it skips."""
+    from toolchain.progress import RecordingProgress
+    from toolchain.settings import LabSettings
+    from toolchain.srcbuild.executor import execute_plan
+    from toolchain.srcbuild.facts import load_build_facts
+    from toolchain.srcbuild.plan import plan_build
+    from toolchain.srcbuild.request import resolve_request
+
+    build = tmp_path / "b18"
+    (build / "third_party" / "gflags").mkdir(parents=True)
+    (build / "third_party" / "gflags" / "READY").write_text("pre-filled\n")
+    settings = LabSettings.from_mapping({"work_dir": str(tmp_path / "work"),
+                                         "lib_dir": str(tmp_path / "work" / "lib")})
+    facts = load_build_facts()
+    request = resolve_request(settings, facts, ref="v1.8.5", repo=str(standin_repo), gpu=False,
+                              jobs=2, build_dir=str(build), install_dir=str(tmp_path / "fluid"),
+                              env={**os.environ, **QUIET_ENV})
+    plan = plan_build(request, facts)
+    rec = RecordingProgress()
+    result = execute_plan(plan, settings, facts, progress=rec)
+    ran = [s.name for s in result.steps if s.status == "ran"]
+    assert [e[1] for e in rec.of("start")] == ran and "build" in ran
+    assert {e[3] for e in rec.of("start")} == {"percent"}
+    for name in ran:                                   # every bar ends full, then closes
+        assert rec.of("update", name)[-1][2:4] == (100, 100)
+    shares = [e[2] for e in rec.of("update", "build")[:-1]]
+    assert shares and all(0 <= s <= 100 for s in shares) and any(s < 100 for s in shares)
+    assert len(rec.of("done")) == len(ran)
+    assert [e[1] for e in rec.of("note")] == [f"skip {s.name}: {s.reason}"
+                                             for s in result.steps if s.status == "skipped"]
+
+    again = RecordingProgress()
+    execute_plan(plan, settings, facts, progress=again)
+    notes = [e[1] for e in again.of("note")]
+    assert any(n.startswith("skip clone: ") for n in notes)
+    assert any(n.startswith("skip configure: ") for n in notes)

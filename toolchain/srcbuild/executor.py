@@ -1,12 +1,13 @@
 """Run a BuildPlan: git, cmake and make as argument lists, output to a log file.
 
-A rich progress bar follows make's `[ NN%]` lines. A failed step raises one
-LabError with the last lines of the log, the log path and a hint for known
-failures. Re-running resumes: the checkout is reused, cmake is skipped when the
-build dir was configured with the same flags, make continues where it stopped;
-only --clean wipes the build dir. The installed tree is copied to its final
-place under a temporary name, validated with toolchain.library.validate_library
-and registered like a fetched library (source="build").
+Each step is reported to a progress sink, make's `[ NN%]` lines as its share
+done. A failed step raises one LabError with the last lines of the log, the log
+path and a hint for known failures. Re-running resumes: the checkout is reused,
+cmake is skipped when the build dir was configured with the same flags, make
+continues where it stopped; only --clean wipes the build dir. The installed
+tree is copied to its final place under a temporary name, validated with
+toolchain.library.validate_library and registered like a fetched library
+(source="build").
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Callable
 
 from ..errors import LabError
 from ..fsio import swap_in_directory
+from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 from ..settings import LabSettings
 from .facts import BuildFacts
@@ -203,13 +205,9 @@ def _publish(plan: BuildPlan, log: _Log):
 
 
 def execute_plan(plan: BuildPlan, settings: LabSettings, facts: BuildFacts, *,
-                 trt_version: str | None = None, console=None, preflight: dict | None = None
-                 ) -> BuildResult:
+                 trt_version: str | None = None, progress: ProgressSink = NO_PROGRESS,
+                 preflight: dict | None = None) -> BuildResult:
     """Run the plan's steps; return what was built and registered, or raise LabError."""
-    from rich.console import Console
-    from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn,
-                               TextColumn, TimeElapsedColumn)
-
     from ..state import set_current_library
     from .preflight import FAIL, check_enterprise_macros
 
@@ -218,7 +216,6 @@ def execute_plan(plan: BuildPlan, settings: LabSettings, facts: BuildFacts, *,
         raise LabError("a GPU build needs TensorRT: no TensorRT root given",
                        hint="pass --trt-root DIR (the unpacked TensorRT tar), set "
                             "TENSORRT_ROOT, or build for CPU with --cpu")
-    console = console or Console(stderr=True)
     started = time.monotonic()
     log = _Log(plan.log_file)
     log.write(f"# ---- invoke build-lib {plan.request.ref} at "
@@ -226,48 +223,44 @@ def execute_plan(plan: BuildPlan, settings: LabSettings, facts: BuildFacts, *,
     records: list[StepRecord] = []
     recent: collections.deque = collections.deque(maxlen=2000)
     tail_n = int(facts.defaults.get("log_tail_lines", 40))
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<12}"), BarColumn(),
-                        TaskProgressColumn(), TimeElapsedColumn(), console=console,
-                        transient=False)
     try:
-        with progress:
-            for step in plan.steps:
-                reason = _skip_reason(step, plan)
-                if reason:
-                    records.append(StepRecord(step.name, "skipped", reason=reason))
-                    log.write(f"# skip {step.name}: {reason}")
-                    progress.console.print(f"[dim]skip {step.name}: {reason}[/]")
-                    continue
-                t0 = time.monotonic()
-                if step.name == "configure":
-                    check = check_enterprise_macros(facts, plan.request.src_dir, trt_version)
-                    if check and check.status == FAIL:
-                        raise LabError(check.detail, hint=check.fix,
-                                       where=str(plan.request.src_dir / "cmake/tensorrt.cmake"))
-                if step.kind == "remove":
-                    shutil.rmtree(plan.request.build_dir, ignore_errors=True)
-                    log.write(f"# removed {plan.request.build_dir}")
-                elif step.kind == "publish":
-                    task = progress.add_task(step.name, total=None)
+        for step in plan.steps:
+            reason = _skip_reason(step, plan)
+            if reason:
+                records.append(StepRecord(step.name, "skipped", reason=reason))
+                log.write(f"# skip {step.name}: {reason}")
+                progress.note(f"skip {step.name}: {reason}")
+                continue
+            t0 = time.monotonic()
+            if step.name == "configure":
+                check = check_enterprise_macros(facts, plan.request.src_dir, trt_version)
+                if check and check.status == FAIL:
+                    raise LabError(check.detail, hint=check.fix,
+                                   where=str(plan.request.src_dir / "cmake/tensorrt.cmake"))
+            if step.kind == "remove":
+                shutil.rmtree(plan.request.build_dir, ignore_errors=True)
+                log.write(f"# removed {plan.request.build_dir}")
+            elif step.kind == "publish":
+                with progress.track(step.name, unit="percent") as bar:
                     found = _publish(plan, log)
-                    progress.update(task, total=1, completed=1)
-                else:
-                    task = progress.add_task(step.name, total=100 if step.progress else None)
+                    bar.update(completed=100, total=100)
+            else:
+                with progress.track(step.name, total=100 if step.progress else None,
+                                    unit="percent") as bar:
 
-                    def on_line(line: str, task=task, step=step) -> None:
+                    def on_line(line: str, bar=bar, step=step) -> None:
                         m = PERCENT.match(line) if step.progress else None
                         if m:
-                            progress.update(task, completed=min(100, int(m.group(1))))
+                            bar.update(completed=min(100, int(m.group(1))))
 
                     recent.clear()
                     _run_step(step, log, on_line, recent)
-                    progress.update(task, total=1 if not step.progress else 100,
-                                    completed=1 if not step.progress else 100)
-                    if step.name == "configure":
-                        (plan.request.build_dir / STAMP).write_text(json.dumps(
-                            {"fingerprint": configure_fingerprint(plan),
-                             "cmake_args": plan.cmake_args}, indent=2))
-                records.append(StepRecord(step.name, "ran", round(time.monotonic() - t0, 2)))
+                    bar.update(completed=100, total=100)
+                if step.name == "configure":
+                    (plan.request.build_dir / STAMP).write_text(json.dumps(
+                        {"fingerprint": configure_fingerprint(plan),
+                         "cmake_args": plan.cmake_args}, indent=2))
+            records.append(StepRecord(step.name, "ran", round(time.monotonic() - t0, 2)))
     except StepFailed as failed:
         tail = log.tail(tail_n)
         hints = failure_hints(facts, list(recent), plan)

@@ -99,8 +99,10 @@ def build_lib(c, ref=None, src=None, repo=None, era=None, gpu=False, cpu=False, 
         raise preflight_error(report)
 
     from ..srcbuild.executor import execute_plan
+    from .progress import progress_for
 
     result = execute_plan(plan, settings, facts, trt_version=report.versions.get("tensorrt"),
+                          progress=progress_for(not json_, transient=False),
                           preflight=report.to_dict())
     emit(result, json_, _render_result)
 
