@@ -10,22 +10,19 @@ from toolchain.cli import emit, lab_task
 
 @contextmanager
 def _hash_progress(settings, enabled: bool):
-    """A rich progress bar (on stderr) over the bytes the lock hashes; yields on_bytes."""
+    """A bar (on stderr) over the bytes the lock hashes; yields on_bytes (None: no bar)."""
     from toolchain.lab_lock import expected_bytes
+    from toolchain.progress import NO_PROGRESS
+    from toolchain.tasks.progress import progress_for
 
-    total = expected_bytes(settings) if enabled else 0
+    sink = progress_for(enabled)
+    total = expected_bytes(settings) if sink is not NO_PROGRESS else 0
     if total < (64 << 20):  # small labs hash in a blink: no bar
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, \
-        TransferSpeedColumn
-
-    with Progress(TextColumn("hashing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        # the total covers models/ and data/; library and binaries add a little more
-        job = bar.add_task("hash", total=total)
-        yield lambda n: bar.advance(job, n)
+    # the total covers models/ and data/; library and binaries add a little more
+    with sink.track("hashing", total=total, unit="bytes") as bar:
+        yield bar.advance
 
 
 def _value(v) -> str:
