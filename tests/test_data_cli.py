@@ -48,7 +48,7 @@ def _assert_clean_failure(proc, *needles, out_dir=None):
 
 def test_preprocess_json_and_output(invoke_cli, images, tmp_path, lab_env):
     out = tmp_path / "out" / "val.bin"
-    proc = invoke_cli("preprocess", "--data-dir", str(images), "--output", str(out), "--json",
+    proc = invoke_cli("preprocess", "--data-dir", str(images), "--out", str(out), "--json",
                       "--jobs", "2", check=True)
     result = json.loads(proc.stdout)
     assert result["count"] == len(_lines(images)) and result["format"] == "bin"
@@ -68,21 +68,21 @@ def test_bad_label_lines(invoke_cli, images, tmp_path, line, needles):
     root = _data_dir(tmp_path, images, f"{first}\n{line}\n")
     out = tmp_path / "out"
     out.mkdir()
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out / "v.bin"))
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out / "v.bin"))
     _assert_clean_failure(proc, *needles, f"{root / 'val_list.txt'}:2", out_dir=out)
 
 
 @pytest.mark.parametrize("text", ["", "\n  \n\n"])
 def test_empty_label_list(invoke_cli, images, tmp_path, text):
     root = _data_dir(tmp_path, images, text)
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(tmp_path / "v.bin"))
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(tmp_path / "v.bin"))
     _assert_clean_failure(proc, "is empty", str(root / "val_list.txt"))
     assert not (tmp_path / "v.bin").exists()
 
 
 def test_label_list_not_found(invoke_cli, images, tmp_path):
     proc = invoke_cli("preprocess", "--data-dir", str(images), "--label-list", "nope.txt",
-                      "--output", str(tmp_path / "v.bin"))
+                      "--out", str(tmp_path / "v.bin"))
     _assert_clean_failure(proc, "label list not found", "nope.txt")
 
 
@@ -93,10 +93,10 @@ def test_missing_images_listed_then_skipped(invoke_cli, images, tmp_path):
     root = _data_dir(tmp_path, images, text)
     out = tmp_path / "out"
     out.mkdir()
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out / "v.bin"))
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out / "v.bin"))
     _assert_clean_failure(proc, "2 of 5 images", "line 2: val/missing_a.jpg",
                           "line 4: val/missing_b.jpg", "--skip-missing", out_dir=out)
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out / "v.bin"),
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out / "v.bin"),
                       "--skip-missing", "--json", check=True)
     result = json.loads(proc.stdout)
     assert result["count"] == 3
@@ -112,9 +112,9 @@ def test_corrupt_image_error_then_skip_bad(invoke_cli, images, tmp_path):
     (root / "junk.jpg").write_bytes(b"this is not an image")
     out = tmp_path / "out"
     out.mkdir()
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out / "v.bin"))
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out / "v.bin"))
     _assert_clean_failure(proc, "line 2", str(root / "junk.jpg"), "--skip-bad", out_dir=out)
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out / "v.bin"),
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out / "v.bin"),
                       "--skip-bad", "--json", check=True)
     assert json.loads(proc.stdout)["count"] == 2
 
@@ -123,14 +123,14 @@ def test_unreadable_image_is_reported(invoke_cli, images, tmp_path):
     lines = _lines(images)
     root = _data_dir(tmp_path, images, "\n".join([lines[0], "adir.jpg 4"]) + "\n")
     (root / "adir.jpg").mkdir()          # exists, cannot be read as an image (even by root)
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(tmp_path / "v.bin"))
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(tmp_path / "v.bin"))
     _assert_clean_failure(proc, "line 2", "adir.jpg")
     assert not (tmp_path / "v.bin").exists()
 
 
 def test_output_in_read_only_dir(invoke_cli, images, tmp_path):
     with read_only_dir(tmp_path / "ro") as ro:
-        proc = invoke_cli("preprocess", "--data-dir", str(images), "--output",
+        proc = invoke_cli("preprocess", "--data-dir", str(images), "--out",
                           str(ro / "v.bin"))
         _assert_clean_failure(proc, "cannot write the output", "writable")
         assert not list(ro.glob("*v.bin*"))
@@ -138,32 +138,32 @@ def test_output_in_read_only_dir(invoke_cli, images, tmp_path):
 
 def test_output_below_a_file(invoke_cli, images, tmp_path):
     (tmp_path / "plain").write_text("x")
-    proc = invoke_cli("preprocess", "--data-dir", str(images), "--output",
+    proc = invoke_cli("preprocess", "--data-dir", str(images), "--out",
                       str(tmp_path / "plain" / "v.bin"))
     _assert_clean_failure(proc, "cannot create the output directory")
 
 
 def test_convert_round_trip_cli(invoke_cli, images, tmp_path):
     src = tmp_path / "val.bin"
-    invoke_cli("preprocess", "--data-dir", str(images), "--output", str(src), "--limit", "4",
+    invoke_cli("preprocess", "--data-dir", str(images), "--out", str(src), "--limit", "4",
                check=True)
-    invoke_cli("preprocess", "--convert", str(src), "--to", "slim-dir", "--output",
+    invoke_cli("preprocess", "--convert", str(src), "--to", "slim-dir", "--out",
                str(tmp_path / "slim"), check=True)
     assert sorted(p.name for p in (tmp_path / "slim").iterdir()) == [
         "0.data", "1.data", "2.data", "3.data"]
     proc = invoke_cli("preprocess", "--convert", str(tmp_path / "slim"), "--to", "bin",
-                      "--output", str(tmp_path / "back.bin"), "--json", check=True)
+                      "--out", str(tmp_path / "back.bin"), "--json", check=True)
     assert json.loads(proc.stdout)["source_sidecar_verified"] is True
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
     # a tampered source is refused
     data = bytearray(src.read_bytes())
     data[100] ^= 1
     src.write_bytes(bytes(data))
-    proc = invoke_cli("preprocess", "--convert", str(src), "--to", "slim-dir", "--output",
+    proc = invoke_cli("preprocess", "--convert", str(src), "--to", "slim-dir", "--out",
                       str(tmp_path / "slim2"))
     _assert_clean_failure(proc, "does not match its sidecar")
     assert not (tmp_path / "slim2").exists()
-    proc = invoke_cli("preprocess", "--convert", str(src), "--output", str(tmp_path / "x"))
+    proc = invoke_cli("preprocess", "--convert", str(src), "--out", str(tmp_path / "x"))
     _assert_clean_failure(proc, "--convert needs --to")
 
 
@@ -177,7 +177,7 @@ def test_sample_data_then_preprocess_defaults(invoke_cli, lab_env, tmp_path):
     work = tmp_path / "work"
     assert result["output"] == str(work / "data" / "val.bin")
     proc = invoke_cli("preprocess", "--label-list", "train_list.txt", "--format", "slim-dir",
-                      "--output", str(work / "data" / "train"), "--json", check=True)
+                      "--out", str(work / "data" / "train"), "--json", check=True)
     assert json.loads(proc.stdout)["count"] == sample["train_count"]
     proc = invoke_cli("sample-data", "--out", str(tmp_path / "elsewhere"), "-n", "99999")
     _assert_clean_failure(proc, "-n must be an integer from 10 to 1740, got 99999")
@@ -189,14 +189,14 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     lines = _lines(images)
     root = _data_dir(tmp_path, images, "\n".join([lines[0], "val/gone.jpg 1", lines[1]]) + "\n")
     out = tmp_path / "out" / "v"
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out), "--format",
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out), "--format",
                       "slim-dir", "--skip-missing", "--jobs", "2", "--dry-run", "--json",
                       check=True)
     plan = json.loads(proc.stdout)
     assert (plan["format"], plan["listed"], len(plan["entries"])) == ("slim-dir", 3, 2)
     assert [m["rel_path"] for m in plan["missing"]] == ["val/gone.jpg"]
     assert plan["need_bytes"] == 2 * 602116 and plan["jobs"] == 2
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out),
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out),
                       "--skip-missing", "--jobs", "1", "--dry-run", check=True)
     script = proc.stdout
     assert script.startswith("#!/bin/sh\n") and "nothing was written" in script
@@ -205,7 +205,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     command = script.splitlines()[-1]
     assert shlex.split(command) == ["invoke", "preprocess", "--data-dir", str(root),
                                     "--label-list", str(root / "val_list.txt"),
-                                    "--output", str(out), "--format", "bin", "--jobs", "1",
+                                    "--out", str(out), "--format", "bin", "--jobs", "1",
                                     "--skip-missing"]
     assert not (tmp_path / "out").exists()
     # the printed script runs the plan it describes
@@ -217,5 +217,5 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     assert json.loads(proc.stdout)["count"] == 2 and DatasetReader(out).count == 2
     shutil.rmtree(tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    proc = invoke_cli("preprocess", "--data-dir", str(root), "--output", str(out), "--dry-run")
+    proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out), "--dry-run")
     _assert_clean_failure(proc, "1 of 3 images", "--skip-missing")

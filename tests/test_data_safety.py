@@ -62,7 +62,7 @@ def lab_data(tmp_path):
 
 
 def _preprocess(invoke_cli, data: Path, output: Path | str, *extra: str):
-    return invoke_cli("preprocess", "--data-dir", str(data), "--output", str(output),
+    return invoke_cli("preprocess", "--data-dir", str(data), "--out", str(output),
                       "--jobs", "1", "--no-progress", *extra, timeout=120)
 
 
@@ -76,7 +76,7 @@ def _assert_refused(proc, *needles):
 
 
 def _outputs_over_inputs(tmp_path: Path, data: Path) -> list[tuple[str, Path, list, str]]:
-    """(case, --output, extra flags, expected words) for every output that is an input."""
+    """(case, --out, extra flags, expected words) for every output that is an input."""
     image = data / "val" / "1.jpg"
     (tmp_path / "link.jpg").symlink_to(image)
     os.link(image, tmp_path / "hard.jpg")
@@ -116,7 +116,7 @@ def test_label_list_outside_the_data_dir_is_refused_as_output(lab_data, tmp_path
     for output, words in ((lists / "mine.txt", "is the label list"),
                           (lists, "is a folder holding the label list")):
         proc = invoke_cli("preprocess", "--data-dir", str(lab_data), "--label-list",
-                          str(lists / "mine.txt"), "--output", str(output), "--format",
+                          str(lists / "mine.txt"), "--out", str(output), "--format",
                           "slim-dir", "--jobs", "1", timeout=120)
         _assert_refused(proc, DESTROY, words)
         assert _tree_digest(tmp_path) == before
@@ -193,7 +193,7 @@ def test_kill_9_of_the_parent_leaves_no_worker_and_no_partial(slow_dataset, tmp_
                                                               lab_env):
     out = tmp_path / "out" / "val.bin"
     cmd = [sys.executable, "-m", "invoke", "--search-root", str(ROOT), "preprocess",
-           "--data-dir", str(slow_dataset), "--output", str(out), "--jobs", "2",
+           "--data-dir", str(slow_dataset), "--out", str(out), "--jobs", "2",
            "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)

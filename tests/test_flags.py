@@ -105,7 +105,7 @@ def test_help_shows_numeric_types():
         assert f"{flag}={kind} " in out, out
     assert "--repeats=STRING" not in out and "--tolerance=STRING" not in out
     # the range is part of the help line
-    assert "a number above 0 and at most 1." in " ".join(out.split())
+    assert "a number above 0 and at most 1" in " ".join(out.split())
     run = run_invoke("--help", "run", check=True).stdout
     assert "-b INT, --batch-size=INT" in run and "--threads=INT" in run
     assert "--model-dir=STRING" in run           # string flags keep Invoke's STRING

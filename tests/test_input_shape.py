@@ -179,7 +179,7 @@ def test_quantize_says_it_cleanly_and_writes_nothing(models, dataset, invoke_cli
     mdir = models["legacy"]["s32"]
     out = tmp_path / "q" / "int8"
     proc = invoke_cli("quantize", "--model-dir", str(mdir), "--calib-data", str(dataset),
-                      "--output", str(out), "--batch-size", "1", "--batch-nums", "1",
+                      "--out", str(out), "--batch-size", "1", "--batch-nums", "1",
                       timeout=300)
     _assert_clean_mismatch(proc, mdir)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
@@ -198,7 +198,7 @@ def test_dynamic_model_runs_scores_and_quantizes(models, dataset, invoke_cli, la
     assert json.loads(proc.stdout)["images"] == 3
     out = tmp_path / "int8"
     proc = invoke_cli("quantize", "--model-dir", str(mdir), "--calib-data", str(dataset),
-                      "--output", str(out), "--batch-size", "1", "--batch-nums", "2",
+                      "--out", str(out), "--batch-size", "1", "--batch-nums", "2",
                       "--algo", "abs_max", "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
     # a quantized program (quantize/dequantize ops added) is read the same way

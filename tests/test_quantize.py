@@ -61,7 +61,7 @@ def test_quantizing_from_another_checkout_writes_the_same_bytes(trained_lab, tmp
     clone, python = checkout_copy(tmp_path)
     args = ("toolchain.quantize", "--model-dir", str(trained_lab.fp32), "--calib-data",
             str(trained_lab.train), "--algo", "abs_max", "--batch-size", "5",
-            "--batch-nums", "2", "--output")
+            "--batch-nums", "2", "--out")
     run_from(ROOT, Path(sys.executable), *args, str(tmp_path / "a"))
     run_from(clone, python, *args, str(tmp_path / "b"))
     a, b = find_model_files(tmp_path / "a"), find_model_files(tmp_path / "b")
@@ -72,7 +72,7 @@ def test_quantizing_from_another_checkout_writes_the_same_bytes(trained_lab, tmp
 @pytest.mark.slow
 def test_quantize_cli_json_with_another_algo(trained_lab, invoke_cli, tmp_path):
     out = tmp_path / "int8_absmax"
-    proc = invoke_cli("quantize", "--calib-data", str(trained_lab.train), "--output", str(out),
+    proc = invoke_cli("quantize", "--calib-data", str(trained_lab.train), "--out", str(out),
                       "--algo", "abs_max", "--batch-size", "5", "--batch-nums", "2", "--json",
                       env=trained_lab.env())
     assert proc.returncode == 0, proc.stderr
@@ -117,10 +117,10 @@ def test_quantize_bad_input(trained_lab, invoke_cli, args, words):
 @pytest.mark.slow
 def test_quantize_dry_run_prints_the_worker_command(trained_lab, invoke_cli, tmp_path):
     out = tmp_path / "never"
-    proc = invoke_cli("quantize", "--output", str(out), "--algo", "hist", "--dry-run",
+    proc = invoke_cli("quantize", "--out", str(out), "--algo", "hist", "--dry-run",
                       env=trained_lab.env())
     assert proc.returncode == 0, proc.stderr
     cmd = proc.stdout.splitlines()[-1]
     assert cmd.startswith("FLAGS_enable_pir_api=0 ") and "-m toolchain.quantize" in cmd
-    assert "--algo hist" in cmd and f"--output {out}" in cmd
+    assert "--algo hist" in cmd and f"--out {out}" in cmd
     assert not out.exists()

@@ -66,7 +66,7 @@ class Number:
 
     def help(self, text: str) -> str:
         """The flag's help line with its range appended: '...; an integer from 1 to 4096.'"""
-        return f"{text.rstrip('.')}; {self.range_text()}."
+        return f"{text.rstrip('.')}; {self.range_text()}"
 
     def parse(self, value: Any, name: str) -> int | float | None:
         """None -> None; else the checked number, or a LabError naming the range."""
@@ -105,7 +105,7 @@ class NumberList:
         return f"a comma list of {self.item.range_text().replace('an integer', 'integers')}"
 
     def help(self, text: str) -> str:
-        return f"{text.rstrip('.')}; {self.range_text()}."
+        return f"{text.rstrip('.')}; {self.range_text()}"
 
     def parse(self, value: Any, name: str) -> list | None:
         if value is None:
@@ -181,10 +181,10 @@ HELP: dict[str, str] = {
 
 def help_for(*names: str, **own: str) -> dict[str, str]:
     """The shared help of `names`, plus a task's own texts (`own` may extend a shared one:
-    help_for("dry_run", dry_run=" Exits 1 when ...") appends)."""
+    a text starting with " " or ";" is appended, e.g. help_for(dry_run=" (the cmake commands)"))."""
     out = {n: HELP[n] for n in names}
     for key, text in own.items():
-        out[key] = (HELP[key] + text) if key in HELP and text.startswith(" ") else text
+        out[key] = (HELP[key] + text) if key in HELP and text[:1] in (" ", ";") else text
     return out
 
 

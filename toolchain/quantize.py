@@ -11,7 +11,7 @@ failed at run time ("Tensor holds no memory"). So quantization reads and writes
 legacy models only, in a worker process started with FLAGS_enable_pir_api=0:
 
     FLAGS_enable_pir_api=0 python -m toolchain.quantize --model-dir FP32 \
-        --calib-data train.bin --output INT8 [--algo KL] [--batch-size 10] [--batch-nums 10]
+        --calib-data train.bin --out INT8 [--algo KL] [--batch-size 10] [--batch-nums 10]
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class QuantizePlan(JsonResult):
         """The worker run; `output`: where it writes (default the plan's output)."""
         args = ["--model-dir", str(self.model_dir), "--program", self.program,
                 "--params", self.params, "--calib-data", str(self.calib_data),
-                "--output", str(output or self.output), "--algo", self.algo,
+                "--out", str(output or self.output), "--algo", self.algo,
                 "--batch-size", str(self.batch_size), "--batch-nums", str(self.batch_nums),
                 "--op-types", ",".join(self.op_types)]
         return WorkerStep("toolchain.quantize", tuple(args), pir=False, what="quantization")
@@ -146,7 +146,7 @@ def plan_quantize(settings: LabSettings, model_dir: Path, calib_data: Path,
     check_dataset_fits_model(files, calib_data)
     output = Path(output) if output else default_output(settings, files.dir)
     if output.resolve() == files.dir.resolve():
-        raise LabError("--output must differ from --model-dir", where=str(output))
+        raise LabError("--out must differ from --model-dir", where=str(output))
     return QuantizePlan(model_dir=files.dir, program=files.program.name,
                         params=files.params.name, calib_data=calib_data,
                         calib_images=available, output=output, algo=algo,
@@ -267,7 +267,7 @@ def _worker(args) -> dict:
         quantizable_op_type=[t for t in args.op_types.split(",") if t],
         is_use_cache_file=False)
     ptq.quantize()
-    out = Path(args.output)
+    out = Path(args.out)
     ptq.save_quantized_model(str(out), model_filename="model.pdmodel",
                              params_filename="model.pdiparams")
     from .models.layout import strip_debug_attrs
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--program", default="model.pdmodel")
     ap.add_argument("--params", default="model.pdiparams")
     ap.add_argument("--calib-data", required=True)
-    ap.add_argument("--output", required=True)
+    ap.add_argument("--out", required=True)
     ap.add_argument("--algo", default="KL", choices=ALGOS)
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--batch-nums", type=int, default=10)

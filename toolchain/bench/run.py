@@ -140,7 +140,7 @@ def _missing_dirs_hint(name: str, kind: str, base: Path, missing: list[str]) -> 
         steps.append(f"run `invoke models --export {name}`" if kind != "custom" else
                      f"put the FP32 model (model.pdmodel + model.pdiparams) in {base / BASELINE}")
     if any(p != BASELINE for p in missing):
-        steps.append(f"run `invoke quantize --model-dir {base / BASELINE} --output "
+        steps.append(f"run `invoke quantize --model-dir {base / BASELINE} --out "
                      f"{base / 'int8'}`")
     return ", then ".join(steps) + "; or run `invoke quickstart`"
 

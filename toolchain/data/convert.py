@@ -49,7 +49,7 @@ def convert_dataset(source: Path | str, output: Path | str, to_fmt: str,
         raise LabError(f"{source} is already in the {target.name} format", where=str(source),
                        hint="pick the other format with --to (bin or slim-dir)")
     if output.resolve() == source.resolve():
-        raise LabError("--output must differ from the source", where=str(output))
+        raise LabError("--out must differ from the source", where=str(output))
     carried: dict = {}
     verified = False
     if sidecar_path(source).exists():

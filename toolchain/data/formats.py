@@ -134,7 +134,7 @@ class BinFormat:
     # writing ------------------------------------------------------------------
     def refuse_output(self, output: Path) -> None:
         if output.is_dir():
-            raise LabError(f"--output {output} is a directory; a bin dataset is a file",
+            raise LabError(f"--out {output} is a directory; a bin dataset is a file",
                            where=str(output), hint="give a file name, or use --format slim-dir")
 
     def create(self, target: Path, size: int) -> None:
@@ -171,7 +171,7 @@ class BinFormat:
     def publish(self, src: Path, dst: Path) -> None:
         if dst.is_dir():
             raise LabError(f"{dst} is a directory; a bin output is a file", where=str(dst),
-                           hint="choose a file name for --output, or use --format slim-dir")
+                           hint="choose a file name for --out, or use --format slim-dir")
         os.replace(src, dst)
 
 
@@ -268,7 +268,7 @@ class SlimDirFormat:
     # writing ------------------------------------------------------------------
     def refuse_output(self, output: Path) -> None:
         if output.exists() and not output.is_dir():
-            raise LabError(f"--output {output} is a file; a slim-dir dataset is a directory",
+            raise LabError(f"--out {output} is a file; a slim-dir dataset is a directory",
                            where=str(output), hint="give a directory name, or use --format bin")
 
     def create(self, target: Path, size: int) -> None:
@@ -302,10 +302,10 @@ class SlimDirFormat:
             if stray:
                 raise LabError(f"{dst} exists and is not a slim-dir dataset "
                                f"(it holds {stray[0]!r})", where=str(dst),
-                               hint="choose another --output or remove that directory")
+                               hint="choose another --out or remove that directory")
         elif dst.exists():
             raise LabError(f"{dst} exists and is a file; a slim-dir output is a directory",
-                           where=str(dst), hint="choose another --output or remove the file")
+                           where=str(dst), hint="choose another --out or remove the file")
         swap_in_directory(src, dst)
 
 

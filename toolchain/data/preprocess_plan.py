@@ -57,11 +57,11 @@ def refuse_output_over_inputs(output: Path, data_dir: Path, list_path: Path,
     """
     out = output.resolve()
     data = data_dir.resolve()
-    hint = ("choose an --output outside --data-dir, e.g. the default "
+    hint = ("choose an --out outside --data-dir, e.g. the default "
             "<work_dir>/data/val.bin")
 
     def refuse(what: str, where: Path) -> None:
-        raise LabError(f"--output {output} {what}; preprocess would destroy its input",
+        raise LabError(f"--out {output} {what}; preprocess would destroy its input",
                        where=str(where), hint=hint)
 
     if out == list_path.resolve():
@@ -83,7 +83,7 @@ def refuse_output_over_inputs(output: Path, data_dir: Path, list_path: Path,
                 if (st.st_dev, st.st_ino) == (out_stat.st_dev, out_stat.st_ino):
                     refuse(f"is the listed image {image} (the same file)", image)
     if _inside(out, data) and not allow_inside:
-        raise LabError(f"--output {output} is inside the image folder --data-dir {data_dir}",
+        raise LabError(f"--out {output} is inside the image folder --data-dir {data_dir}",
                        where=str(output),
                        hint=hint + "; or pass --allow-inside to write it there anyway")
 
@@ -146,7 +146,7 @@ class PreprocessPlan(JsonResult):
                     else f"{size(self.free_bytes)} free")]
         lines += [f"# missing:    line {e.line_no}: {e.rel_path}" for e in self.missing[:SHOW_FIRST]]
         argv = ["invoke", "preprocess", "--data-dir", str(self.data_dir),
-                "--label-list", str(self.label_list), "--output", str(self.output),
+                "--label-list", str(self.label_list), "--out", str(self.output),
                 "--format", self.format, "--jobs", str(self.jobs)]
         if self.limit is not None:
             argv += ["--limit", str(self.limit)]

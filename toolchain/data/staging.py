@@ -70,7 +70,7 @@ def stage_output(output: Path, fmt: "DatasetFormat", need_bytes: int) -> Path:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise LabError(f"cannot create the output directory {parent}: {err.strerror or err}",
-                       where=str(parent), hint="choose an --output in a writable directory") \
+                       where=str(parent), hint="choose an --out in a writable directory") \
             from None
     tmp = temp_sibling(output)
     remove_path(tmp)
@@ -82,7 +82,7 @@ def stage_output(output: Path, fmt: "DatasetFormat", need_bytes: int) -> Path:
         raise LabError(f"cannot write the output in {parent}: {err.strerror or err}",
                        where=str(output),
                        hint="the directory is read-only or not writable by you; choose an "
-                            "--output in a writable directory") from None
+                            "--out in a writable directory") from None
     try:
         free = shutil.disk_usage(parent).free
     except OSError:
@@ -91,5 +91,5 @@ def stage_output(output: Path, fmt: "DatasetFormat", need_bytes: int) -> Path:
         remove_path(tmp)
         raise LabError(f"not enough disk space in {parent}: need {need_bytes / 1e9:.2f} GB, "
                        f"{free / 1e9:.2f} GB free", where=str(parent),
-                       hint="free space or choose another --output")
+                       hint="free space or choose another --out")
     return tmp

@@ -162,7 +162,7 @@ def _training_data(settings: LabSettings, spec: ModelSpec, train_data: Path | No
     if not train_data.exists():
         raise LabError(f"training data not found: {train_data}", where=str(train_data),
                        hint="run `invoke sample-data`, then `invoke preprocess --label-list "
-                            f"train_list.txt --output {train_data}` (quickstart does both), "
+                            f"train_list.txt --out {train_data}` (quickstart does both), "
                             "or pass --train-data")
     if val_data is None and default_data_file(settings, "val").exists():
         val_data = default_data_file(settings, "val")

@@ -17,7 +17,7 @@ HELP = {
     "cuda_arch": "auto (CUDA_ARCH_NAME=Auto, this machine's GPUs), an arch name (Turing, "
                  "Ampere, ...) or SM numbers 75,80,90 (CUDA_ARCH_NAME=Manual + CUDA_ARCH_BIN)",
     "mkl": "MKL + oneDNN math (the default; WITH_MKL=ON, WITH_MKLDNN/WITH_ONEDNN=ON)",
-    "openblas": "OpenBLAS math without oneDNN (WITH_MKL=OFF)",
+    "openblas": "openBLAS math without oneDNN (WITH_MKL=OFF)",
     "python": "also build the Python package (WITH_PYTHON=ON, PY_VERSION of this Python)",
     "no_python": "the C++ inference library only (WITH_PYTHON=OFF; the default)",
     "jobs": "parallel compile jobs (default: min(cores, memory GB // 3))",

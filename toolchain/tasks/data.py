@@ -13,30 +13,30 @@ def _data_dir(c):
 
 
 @lab_task(help={
-    "data_dir": "Folder the label-list paths are relative to (default: <work_dir>/data/sample, "
-                "where `invoke sample-data` writes).",
-    "label_list": "Label list of `relative/path label` lines (default: val_list.txt in "
+    "data_dir": "folder the label-list paths are relative to (default: <work_dir>/data/sample, "
+                "where `invoke sample-data` writes)",
+    "label_list": "label list of `relative/path label` lines (default: val_list.txt in "
                   "--data-dir; a relative path that does not exist here is looked up in "
-                  "--data-dir).",
-    "output": "Dataset to write (default: <work_dir>/data/val.bin, or <work_dir>/data/val "
-              "for slim-dir). Relative to the current directory, never to --data-dir.",
+                  "--data-dir)",
+    "out": "dataset to write (default: <work_dir>/data/val.bin, or <work_dir>/data/val "
+              "for slim-dir). Relative to the current directory, never to --data-dir",
     "format": "bin (int64 N | N float32 3x224x224 | N int64 labels, Paddle's testers) or "
-              "slim-dir (one <i>.data file per image, PaddleSlim's test_acc).",
-    "jobs": "Worker processes (default: all cores).",
-    "limit": "Only the first N entries of the label list.",
-    "skip_missing": "Leave out images that do not exist (N shrinks; never zero-filled).",
-    "skip_bad": "Leave out images that cannot be decoded (N shrinks).",
-    "convert": "Convert this existing dataset (bin file or slim-dir) instead of reading "
-               "images; needs --to and --output.",
-    "to": "With --convert: the target format, bin or slim-dir.",
-    "progress": "Show the progress bar (default on; --no-progress to hide).",
-    "allow_inside": "Allow an --output inside --data-dir (refused by default; an output "
+              "slim-dir (one <i>.data file per image, PaddleSlim's test_acc)",
+    "jobs": "worker processes (default: all cores)",
+    "limit": "only the first N entries of the label list",
+    "skip_missing": "leave out images that do not exist (N shrinks; never zero-filled)",
+    "skip_bad": "leave out images that cannot be decoded (N shrinks)",
+    "convert": "convert this existing dataset (bin file or slim-dir) instead of reading "
+               "images; needs --to and --out",
+    "to": "with --convert: the target format, bin or slim-dir",
+    "progress": "show the progress bar (default on; --no-progress to hide)",
+    "allow_inside": "allow an --out inside --data-dir (refused by default; an output "
                     "that is the label list, a listed image or the data dir is always "
-                    "refused).",
+                    "refused)",
     **flags.help_for("json_", dry_run=" (the checked plan as comments and the command "
                                       "that runs it; with --json the plan as JSON)"),
 }, numbers={"jobs": flags.JOBS, "limit": flags.LIMIT})
-def preprocess(c, data_dir=None, label_list=None, output=None, format="bin", jobs=None,
+def preprocess(c, data_dir=None, label_list=None, out=None, format="bin", jobs=None,
                limit=None, skip_missing=False, skip_bad=False, convert=None, to=None,
                progress=True, allow_inside=False, dry_run=False, json_=False):
     """Preprocess images into a dataset file, byte-identical to Paddle's reference script.
@@ -50,7 +50,7 @@ def preprocess(c, data_dir=None, label_list=None, output=None, format="bin", job
     range, sha256, Pillow version, options) that later tasks check.
 
     Conversion without decoding again:
-        invoke preprocess --convert val.bin --to slim-dir --output imagenet-eval-binary
+        invoke preprocess --convert val.bin --to slim-dir --out imagenet-eval-binary
     """
     from pathlib import Path
 
@@ -64,9 +64,9 @@ def preprocess(c, data_dir=None, label_list=None, output=None, format="bin", job
             raise LabError("--dry-run plans preprocessing; it is not used with --convert")
         if not to:
             raise LabError("--convert needs --to bin or --to slim-dir")
-        if not output:
-            raise LabError("--convert needs --output (where to write the converted dataset)")
-        result = convert_dataset(Path(convert), Path(output), to, progress=sink)
+        if not out:
+            raise LabError("--convert needs --out (where to write the converted dataset)")
+        result = convert_dataset(Path(convert), Path(out), to, progress=sink)
         emit(result, json_, _render_convert)
         return result
     if to:
@@ -77,10 +77,10 @@ def preprocess(c, data_dir=None, label_list=None, output=None, format="bin", job
     from ..data.preprocess_plan import plan_preprocess
     from ..data.sample import sample_dir
 
-    out = Path(output) if output else _data_dir(c) / format_named(format).default_name
+    dest = Path(out) if out else _data_dir(c) / format_named(format).default_name
     plan = plan_preprocess(
         Path(data_dir) if data_dir else sample_dir(LabSettings.from_context(c).work_dir),
-        label_list or None, out, fmt=format,
+        label_list or None, dest, fmt=format,
         jobs=jobs, limit=limit, skip_missing=skip_missing, skip_bad=skip_bad,
         allow_inside=allow_inside)
     if dry_run:
@@ -134,8 +134,8 @@ def _render_convert(con, r) -> None:
 
 
 @lab_task(help={
-    "out": "Where to write the dataset (default: <work_dir>/data/sample).",
-    "n": "Number of images (default 400: 300 train, 100 val).",
+    "out": "where to write the dataset (default: <work_dir>/data/sample)",
+    "n": "number of images (default 400: 300 train, 100 val)",
     **flags.help_for("json_"),
 }, numbers={"n": flags.SAMPLE_IMAGES})
 def sample_data(c, out=None, n=None, json_=False):

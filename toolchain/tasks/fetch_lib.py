@@ -6,11 +6,11 @@ from .. import flags
 from ..cli import emit, lab_task
 
 HELP = {
-    "paddle": "Paddle version, full or prefix (3.0.0, 2.6); default: lab.paddle_version if it "
+    "paddle": "paddle version, full or prefix (3.0.0, 2.6); default: lab.paddle_version if it "
               "has a match, else the newest release that has one",
     "cuda": "CUDA version prefix (10.2, 11, 12.6); implies a GPU build",
     "cudnn": "cuDNN version prefix (8, 8.1, 8.1.1)",
-    "trt": "TensorRT version prefix (7 matches 7.0.0.11 and 7.2.3.4)",
+    "trt": "tensorRT version prefix (7 matches 7.0.0.11 and 7.2.3.4)",
     "gcc": "gcc the library was built with, prefix (8.2, 11)",
     "cpu": "a CPU build (same as --device cpu)",
     "gpu": "an x86_64 GPU build (same as --device gpu)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import flags
 from ..cli import emit, lab_task
 from ..results import JsonResult
 from ..settings import LabSettings
@@ -47,19 +48,18 @@ def _render_export(con, r) -> None:
 
 
 @lab_task(help={
-    "list_": "List the known models (the default when --export is not given).",
-    "export": "Export this model (a name from --list) as FP32 inference models: legacy "
-              "(.pdmodel) in <work_dir>/models/NAME/fp32/ and PIR (.json) in .../fp32/pir/.",
-    "out": "Export to this directory instead of <work_dir>/models/NAME/fp32.",
-    "formats": "Comma list of formats to write: legacy,pir (default both).",
-    "train_data": "Trained models: the training dataset (default <work_dir>/data/train.bin).",
-    "val_data": "Trained models: held-out dataset scored after training "
-                "(default <work_dir>/data/val.bin when it exists).",
-    "dry_run": "With --export: print the worker commands as a shell script, do nothing.",
-    "json_": "Print the result as JSON.",
+    "list_": "list the known models (the default when --export is not given)",
+    "export": "export this model (a name from --list) as FP32 inference models: legacy "
+              "(.pdmodel) in <work_dir>/models/NAME/fp32/ and PIR (.json) in .../fp32/pir/",
+    "out": "export to this directory instead of <work_dir>/models/NAME/fp32",
+    "formats": "comma list of formats to write: legacy,pir (default both)",
+    "train_data": "trained models: the training dataset (default <work_dir>/data/train.bin)",
+    "val_data": "trained models: held-out dataset scored after training "
+                "(default <work_dir>/data/val.bin when it exists)",
+    **flags.help_for("json_", dry_run=" (with --export: the worker commands)"),
 })
-def models(c, list_=False, export="", out="", formats="legacy,pir", train_data="", val_data="",
-           dry_run=False, json_=False):
+def models(c, list_=False, export=None, out=None, formats="legacy,pir", train_data=None,
+           val_data=None, dry_run=False, json_=False):
     """List the model zoo, or export one model as FP32 inference models in both formats.
 
     small_cnn is trained here (seeded, under a minute on 2 cores) on the sample

@@ -16,21 +16,20 @@ def _render(con, r) -> None:
 
 
 @lab_task(help={
-    "model_dir": "FP32 model directory in the legacy format (model.pdmodel + model.pdiparams; "
-                 "default <work_dir>/models/<default>/fp32).",
-    "calib_data": "Calibration dataset, preprocessed (bin or slim-dir; default "
-                  "<work_dir>/data/train.bin, so the held-out val.bin stays unseen).",
-    "output": "INT8 model directory to write (default <work_dir>/models/<name>/int8 beside "
-              "an fp32/ dir).",
-    "algo": "Activation-scale algorithm: abs_max, avg, hist, KL or mse "
-            "(default lab.quantize.algo, KL).",
-    "batch_size": "Calibration batch size (default lab.quantize.batch_size, 10).",
-    "batch_nums": "Calibration batches (default lab.quantize.batch_nums, 10).",
-    "dry_run": "Print the worker command as a shell script and do nothing.",
-    "json_": "Print the result as JSON.",
+    **flags.help_for(model_dir="; quantize takes an FP32 one in the legacy format "
+                               "(model.pdmodel), default <work_dir>/models/<default>/fp32"),
+    "calib_data": "calibration dataset, preprocessed (bin or slim-dir; default "
+                  "<work_dir>/data/train.bin, so the held-out val.bin stays unseen)",
+    "out": "INT8 model directory to write (default <work_dir>/models/<name>/int8 beside "
+              "an fp32/ dir)",
+    "algo": "activation-scale algorithm: abs_max, avg, hist, KL or mse "
+            "(default lab.quantize.algo, KL)",
+    "batch_size": "calibration batch size (default lab.quantize.batch_size, 10)",
+    "batch_nums": "calibration batches (default lab.quantize.batch_nums, 10)",
+    **flags.help_for("json_", dry_run=" (the worker command)"),
 }, numbers={"batch_size": flags.BATCH_SIZE, "batch_nums": flags.BATCH_NUMS})
-def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None, batch_nums=None,
-             dry_run=False, json_=False):
+def quantize(c, model_dir=None, calib_data=None, out=None, algo=None, batch_size=None,
+             batch_nums=None, dry_run=False, json_=False):
     """Quantize an FP32 model to INT8 with Paddle's PostTrainingQuantization.
 
     Calibrates on preprocessed images and writes a legacy-format model with
@@ -57,7 +56,7 @@ def quantize(c, model_dir="", calib_data="", output="", algo="", batch_size=None
         settings,
         model_dir=Path(model_dir) if model_dir else default_model_dir(settings, "fp32"),
         calib_data=Path(calib_data) if calib_data else default_data_file(settings, "train"),
-        output=Path(output) if output else None,
+        output=Path(out) if out else None,
         algo=algo or qs.algo,
         batch_size=qs.batch_size if batch_size is None else batch_size,
         batch_nums=qs.batch_nums if batch_nums is None else batch_nums)
