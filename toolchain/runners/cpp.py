@@ -3,7 +3,9 @@
 The demo prints, as the LAST line of stdout, one JSON object (see contracts):
 program, paddle_api, device, precision, batch_size, threads, warmup, repeats,
 model_dir, latency_ms{count,min,mean,p50,p90,p99,max}, throughput_ips, and
-first_batch (trt_clas with data) or images/top1/top5 (test_acc).
+first_batch (trt_clas with data) or images/top1/top5 (test_acc); and, when the demo
+measures them, the RunResult fields of result.MEASURED_FIELDS under the same names
+(inputs, create_ms, first_run_ms, warm_p50_ms, engine_cache, peak_rss_mb, ...).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from .result import LatencyStats, RunResult
+from .result import LatencyStats, RunResult, measured_fields
 
 
 def demo_args(program: str, files, device: str, precision: str, batch_size: int, threads: int,
@@ -97,7 +99,8 @@ def result_from_demo(data: dict, kind: str, model: str, model_dir: Path,
         latency_ms=lat, throughput_ips=data.get("throughput_ips"),
         images=data.get("images"), top1=data.get("top1"), top5=data.get("top5"),
         first_batch=data.get("first_batch"), config_calls=config_calls, runner_reason=reason,
-        provenance={**provenance, "paddle_api": data.get("paddle_api")}, raw=data)
+        provenance={**provenance, "paddle_api": data.get("paddle_api")}, raw=data,
+        **measured_fields(data))
 
 
 def run_demo(binary: Path, args: list[str], timeout: float) -> str:

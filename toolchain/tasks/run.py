@@ -67,10 +67,40 @@ def _header(con, r) -> None:
     con.print(f"[bold]{escape(r.model)}[/] {r.precision} on {r.device}, batch {r.batch_size}, "
               f"{r.threads} thread(s), runner [bold]{r.runner}[/] ({escape(r.runner_reason)})")
     con.print(f"  model: {escape(r.model_dir)}")
+    con.print(f"  inputs: {escape(inputs_text(r))}")
     for key in ("note", "batch_note"):
         note = r.provenance.get(key)
         if note:
             con.print(f"  [yellow]note: {escape(note)}[/]")
+
+
+def inputs_text(r) -> str:
+    """What was timed, in words (RunResult.inputs, input_count, input_seed)."""
+    if r.inputs == "sample-set":
+        return (f"sample set: {r.input_count} images of the data file, loaded before timing, "
+                f"drawn in seeded order (seed {r.input_seed}), cycled")
+    if r.inputs == "hot":
+        return "hot: the data file's first batch, timed again and again (--hot)"
+    if r.inputs == "seeded-noise":
+        return "seeded noise, one batch timed again and again (no data file)"
+    if r.inputs == "dataset":
+        return f"the dataset, {r.input_count} images, each once"
+    return r.inputs or "not reported by the runner"
+
+
+def start_text(r) -> str:
+    """Cold start and memory in one line ('-' for what the runner did not measure)."""
+    def ms(v):
+        return "-" if v is None else f"{v:.1f} ms"
+
+    parts = [f"predictor created in {ms(r.create_ms)}", f"first inference {ms(r.first_run_ms)}",
+             f"warm p50 {ms(r.warm_p50_ms)}"]
+    if r.engine_cache:
+        took = r.engine_build_ms if r.engine_cache == "built" else r.engine_load_ms
+        parts.append(f"TensorRT engine {r.engine_cache} ({ms(took)})")
+    rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
+    scope = " (whole process)" if r.peak_rss_scope == "process" else ""
+    return "start: " + ", ".join(parts) + f"; peak RSS {rss}{scope}"
 
 
 def render_latency(con, r) -> None:
@@ -85,6 +115,7 @@ def render_latency(con, r) -> None:
     table.add_row(*(f"{getattr(lat, k):.3f}" for k in ("min", "mean", "p50", "p90", "p99", "max")),
                   f"{r.throughput_ips:.1f}" if r.throughput_ips else "-")
     con.print(table)
+    con.print(start_text(r))
     fb = r.first_batch
     if fb and fb.get("predicted"):
         ok = fb["predicted"][0] == fb["labels"][0]
@@ -107,21 +138,33 @@ def render_accuracy(con, r) -> None:
 
 @lab_task(help={
     **_COMMON,
-    "data_file": "Dataset (bin file or slim-dir): the timed batch is its first images and the "
-                 "first image's prediction is shown (default <work_dir>/data/val.bin when it "
-                 "exists, else seeded random input).",
+    "data_file": "Dataset (bin file or slim-dir): batches are drawn from its first images "
+                 "(see --sample-size) and the first timed image's prediction is shown "
+                 "(default <work_dir>/data/val.bin when it exists, else seeded random input).",
     "warmup": "Untimed runs before timing (default lab.run.warmup, 10).",
     "repeats": "Timed runs (default lab.run.repeats, 100).",
-}, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS})
+    "hot": "Time the data file's first batch again and again (cache-hot; what the C++ demo "
+           "does) instead of batches drawn from the sample set.",
+    "sample_size": "Images of the data file loaded before timing and drawn from in seeded "
+                   "order, cycled (default lab.run.sample_size, 1024; all when it has fewer; "
+                   "Python runner).",
+    "seed": "Seed of the order the sample set is drawn in (default lab.run.seed, 0).",
+    "expect_cache_hit": "Fail when the TensorRT engine was built instead of loaded from its "
+                        "cache (GPU only: refused on the CPU, which has no engine cache).",
+}, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS,
+            "sample_size": flags.SAMPLE_SIZE, "seed": flags.SEED})
 def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch_size=None,
-        warmup=None, repeats=None, threads=None, device="", runner="", json=False):
+        warmup=None, repeats=None, threads=None, device="", runner="", hot=False,
+        sample_size=None, seed=None, expect_cache_hit=False, json=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
     same in the C++ demo and the Python runner). Without flags it runs what
     quickstart made: `invoke run --int8` times <work_dir>/models/<default>/int8
-    on the first image of <work_dir>/data/val.bin. The result names the runner
-    and why it was chosen; models with seeded weights are latency-only.
+    on batches drawn in seeded order from the images of <work_dir>/data/val.bin
+    (--hot: its first batch only). The result names the runner and why it was
+    chosen, what inputs were timed, the start-up times and the peak RSS; models
+    with seeded weights are latency-only.
 
     Examples:
         invoke run --int8
@@ -131,6 +174,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
     from pathlib import Path
 
     from ..runners import batch_note, run_latency
+    from ..runners.result import check_cache_hit
 
     precision = precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -142,9 +186,11 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir="", data_file="", batch
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
                          batch_size=int(rs["batch_size"]) if batch_size is None else batch_size,
                          warmup=warmup, repeats=repeats, threads=threads, data_file=data,
-                         progress=not json)
+                         progress=not json, hot=hot, sample_size=sample_size, seed=seed)
     _note_batch(result, batch_note(data, result.batch_size), json)
     emit(result, json, render_latency)
+    if expect_cache_hit:
+        check_cache_hit(result)
 
 
 @lab_task(name="test-acc", help={
