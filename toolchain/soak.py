@@ -297,16 +297,18 @@ def plot_soak(result: SoakResult, fh) -> None:
     fig, axes = plt.subplots(len(series), 1, figsize=(8, 3.2 * len(series)), squeeze=False)
     cycles = [s.cycle for s in result.samples]
     for ax, (label, ys, fit, color) in zip(axes[:, 0], series):
-        ax.plot(cycles, ys, "o-", ms=3, lw=1, color=color, label="sample")
+        ax.plot(cycles, ys, "o-", ms=2.5, lw=0.8, color=color, label="sample", zorder=2)
         if result.warmup_cycles:
             ax.axvspan(0.5, result.warmup_cycles + 0.5, color="0.9",
                        label=f"warm-up ({result.warmup_cycles} cycles, not fitted)")
         if fit is not None:
             xs = [c for c in cycles if c > result.warmup_cycles]
+            growth = fit.slope * (len(xs) - 1) / 1024.0
             ax.plot(xs, [(fit.intercept + fit.slope * x) / 1024.0 for x in xs], "--",
-                    color="#c44e52", lw=1.5,
-                    label=f"fit {fit.slope:+.1f} KB/cycle "
-                          f"[{fit.low:+.1f}, {fit.high:+.1f}] ({100 * fit.confidence:.0f} %)")
+                    color="#c44e52", lw=1.8, zorder=3,
+                    label=f"fit {fit.slope:+.1f} KB/cycle, {100 * fit.confidence:.0f} % "
+                          f"[{fit.low:+.1f}, {fit.high:+.1f}] ({growth:+.1f} MB over "
+                          f"{len(xs)} cycles)")
         spread = max(ys) - min(ys)
         pad = max(spread * 0.15, 1.0)        # never magnify a flat line into a slope
         ax.set_ylim(min(ys) - pad, max(ys) + pad)
@@ -319,7 +321,8 @@ def plot_soak(result: SoakResult, fh) -> None:
     verdict = "passed" if result.passed else "FAILED"
     fig.suptitle(f"soak: {result.model} {result.precision} on {result.device}, "
                  f"{result.cycles} cycles x {result.batches} batches: {verdict} "
-                 f"(gate {result.max_slope_kb:g} KB/cycle)", fontsize=10)
+                 f"(gate {result.max_slope_kb:g} KB/cycle)", fontsize=10,
+                 color="black" if result.passed else "#c44e52")
     fig.tight_layout()
     fig.savefig(fh, format="png", dpi=100)
     plt.close(fig)
