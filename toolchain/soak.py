@@ -169,6 +169,7 @@ class SoakResult(JsonResult):
     warmup_cycles: int                 # left out of the fit
     inputs: str
     input_count: int
+    input_seed: int | None
     max_slope_kb: float
     samples: list[SoakCycle] = field(default_factory=list)
     rss_fit: SlopeFit | None = None
@@ -220,6 +221,7 @@ def soak(settings: LabSettings, model_dir, precision: str = "fp32", device: str 
                         device=spec.device, precision=precision, batch_size=batch_size,
                         threads=spec.threads, cycles=cycles, batches=batches,
                         warmup_cycles=warm, inputs=inputs.mode, input_count=inputs.count,
+                        input_seed=inputs.seed,
                         max_slope_kb=float(max_slope_kb), provenance=spec.provenance)
     gpu = spec.device == "gpu"
     if not gpu:

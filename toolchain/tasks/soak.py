@@ -14,7 +14,9 @@ def render_soak(con, r) -> None:
 
     con.print(f"[bold]{escape(r.model)}[/] {r.precision} on {r.device}, batch {r.batch_size}, "
               f"{r.threads} thread(s), runner {r.runner}: {r.cycles} cycles x {r.batches} "
-              f"batches (inputs: {r.inputs}, {r.input_count} images)")
+              f"batches (inputs: {r.inputs}"
+              + (f", {r.input_count} images, seed {r.input_seed})" if r.inputs == "sample-set"
+                 else ")"))
     table = Table(title=f"memory after each create/run/destroy cycle (first {r.warmup_cycles}: "
                         "warm-up, not fitted)")
     for col in ("cycle", "RSS MB", "change KB", "GPU MB", "create ms", "p50 ms"):
