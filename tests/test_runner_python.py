@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,3 +292,23 @@ def test_a_broken_model_file_is_one_clear_error(tmp_path):
                     runner="python", repeats=1)
     assert "could not load the model" in err.value.message
     assert err.value.where == str(tmp_path)
+
+
+def test_the_demo_process_peak_rss_is_its_own():
+    import sys
+
+    from toolchain.runners.cpp import run_demo_measured
+
+    grow = """import time; b = bytearray(150 * 2 ** 20); time.sleep(0.3); print('{"ok": 1}')"""
+    out, peak = run_demo_measured(Path(sys.executable), ["-c", grow], 60)
+    assert out.strip() == '{"ok": 1}' and peak >= 150
+    # a small child of a large parent: its own peak, not the parent's carried over exec
+    held = np.ones(300 * 2 ** 20 // 8)
+    out, peak_small = run_demo_measured(Path(sys.executable),
+                                        ["-c", "import time; time.sleep(0.2); print('{}')"], 60)
+    assert held[-1] == 1 and peak_small < 100
+    with pytest.raises(LabError, match="failed \\(exit 3\\): boom"):
+        run_demo_measured(Path(sys.executable),
+                          ["-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"], 60)
+    with pytest.raises(LabError, match="ran longer than 1 s"):
+        run_demo_measured(Path(sys.executable), ["-c", "import time; time.sleep(30)"], 1)

@@ -390,7 +390,8 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
              progress: bool = False) -> RunResult:
     from ..state import demo_build
     from .configplan import engine_cache_dir
-    from .cpp import demo_args, parse_demo_output, read_predictions, result_from_demo, run_demo
+    from .cpp import (demo_args, parse_demo_output, read_predictions, result_from_demo,
+                      run_demo_measured)
     from .select import demo_binaries
 
     program = "trt_clas" if kind == "latency" else "test_acc"
@@ -408,7 +409,8 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
             Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
         bar = _progress(None, f"running {program}", progress)
         try:
-            stdout = run_demo(binary, args, float(run_settings(settings)["timeout"]))
+            stdout, child_peak_mb = run_demo_measured(binary, args,
+                                                      float(run_settings(settings)["timeout"]))
         finally:
             if bar:
                 bar.stop()
@@ -424,6 +426,8 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
     if not result.inputs:        # a demo that does not say: today's demo times its first batch
         result.inputs = ("dataset" if kind == "accuracy" else
                          "hot" if data_file is not None else "seeded-noise")
+    if result.peak_rss_mb is None and child_peak_mb is not None:   # the demo's own VmHWM
+        result.peak_rss_mb, result.peak_rss_scope = child_peak_mb, "child process"
     if result.warm_p50_ms is None and result.latency_ms is not None:
         result.warm_p50_ms = result.latency_ms.p50
     return result

@@ -105,18 +105,51 @@ def result_from_demo(data: dict, kind: str, model: str, model_dir: Path,
 
 def run_demo(binary: Path, args: list[str], timeout: float) -> str:
     """Run the binary, return its stdout; LabError with its stderr tail on failure."""
+    return run_demo_measured(binary, args, timeout)[0]
+
+
+def run_demo_measured(binary: Path, args: list[str], timeout: float
+                      ) -> tuple[str, float | None]:
+    """(stdout, the child's peak RSS in MB or None): run_demo, watching the child's own
+    VmHWM in /proc/<pid>/status every <= 50 ms while it runs. Not ru_maxrss: Linux carries
+    the parent's high-water mark into a child across fork/exec, so a child of a large
+    process would report the parent's peak. None for a child that ended before the first
+    look."""
+    import os
+    import tempfile
+    import time
+
     cmd = [str(binary), *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LabError(f"{binary.name} ran longer than {timeout:.0f} s", where=" ".join(cmd),
-                       hint="lower --repeats/--limit, or raise lab.run.timeout") from None
-    except OSError as err:
-        raise LabError(f"cannot run {binary}: {err.strerror}", where=str(binary),
-                       hint="rebuild the demo with `invoke build-demo`") from None
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        except OSError as exc:
+            raise LabError(f"cannot run {binary}: {exc.strerror}", where=str(binary),
+                           hint="rebuild the demo with `invoke build-demo`") from None
+        from .python_engine import proc_status_kb
+
+        deadline, pause, peak_kb = time.monotonic() + timeout, 0.001, 0
+        while True:
+            peak_kb = max(peak_kb, proc_status_kb("VmHWM", f"/proc/{proc.pid}/status") or 0)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.waitpid(proc.pid, 0)
+                proc.returncode = -9
+                raise LabError(f"{binary.name} ran longer than {timeout:.0f} s",
+                               where=" ".join(cmd),
+                               hint="lower --repeats/--limit, or raise lab.run.timeout")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        tail = (proc.stderr.strip() or proc.stdout.strip())[-1500:]
+        tail = (stderr.strip() or stdout.strip())[-1500:]
         raise LabError(f"{binary.name} failed (exit {proc.returncode}): {tail}",
                        where=" ".join(cmd), hint="see the message above; `invoke doctor` "
                                                  "checks the library and the GPU")
-    return proc.stdout
+    return stdout, peak_kb / 1024.0 if peak_kb else None

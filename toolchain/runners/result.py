@@ -56,8 +56,9 @@ class RunResult(JsonResult):
     warm-up or not), warm_p50_ms (p50 of the timed runs). engine_cache: "built" or "loaded"
     when a TensorRT engine was serialized or read from its cache, None on the CPU or when
     the runner cannot tell; engine_build_ms / engine_load_ms: the creation time it took.
-    peak_rss_mb: the largest resident set of the run (peak_rss_scope "run", or "process"
-    when the peak could not be reset at the start of the run).
+    peak_rss_mb: the largest resident set of the run (peak_rss_scope "run"; "process" when
+    the peak could not be reset at the start of the run; "child process": the C++ demo's
+    own VmHWM, read while it runs).
     """
 
     kind: str

@@ -99,7 +99,8 @@ def start_text(r) -> str:
         took = r.engine_build_ms if r.engine_cache == "built" else r.engine_load_ms
         parts.append(f"TensorRT engine {r.engine_cache} ({ms(took)})")
     rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
-    scope = " (whole process)" if r.peak_rss_scope == "process" else ""
+    scope = {"process": " (whole process)", "child process": " (demo process)"}.get(
+        r.peak_rss_scope, "")
     return "start: " + ", ".join(parts) + f"; peak RSS {rss}{scope}"
 
 
