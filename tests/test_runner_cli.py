@@ -8,7 +8,9 @@ import shutil
 
 import pytest
 
-from runner_helpers import trained_lab  # noqa: F401
+import runner_helpers
+
+trained_lab = runner_helpers.trained_lab   # the session fixture
 
 
 @pytest.mark.slow
@@ -21,6 +23,8 @@ def test_run_int8_works_with_no_other_flag(trained_lab, invoke_cli):
     assert "small_cnn int8 on cpu" in out
     assert "runner python" in out and "no demo build" in out
     assert "first image: predicted class" in out
+    assert "inputs: sample set: 100 images of the data file" in out and "seed 0" in out
+    assert "start: predictor created in" in out and "peak RSS" in out
     assert "Traceback" not in proc.stderr
 
 
@@ -33,6 +37,25 @@ def test_run_json_is_a_run_result(trained_lab, invoke_cli):
     assert (r["kind"], r["precision"], r["batch_size"], r["threads"]) == ("latency", "fp32", 2, 1)
     assert r["latency_ms"]["count"] == 3 and len(r["first_batch"]["predicted"]) == 2
     assert r["model_dir"].endswith("small_cnn/fp32")
+    assert (r["inputs"], r["input_count"], r["input_seed"]) == ("sample-set", 100, 0)
+    assert r["create_ms"] > 0 and r["first_run_ms"] > 0 and r["peak_rss_mb"] > 0
+    assert r["warm_p50_ms"] == r["latency_ms"]["p50"] and r["engine_cache"] is None
+
+
+@pytest.mark.slow
+def test_run_hot_and_a_refused_cache_expectation_on_the_cpu(trained_lab, invoke_cli):
+    proc = invoke_cli("run", "--hot", "--repeats", "3", "--seed", "5", env=trained_lab.env())
+    assert proc.returncode == 0, proc.stderr
+    assert "inputs: hot: the data file's first batch" in proc.stdout
+    proc = invoke_cli("run", "--repeats", "2", "--sample-size", "8", "--seed", "3", "--json",
+                      env=trained_lab.env())
+    r = json.loads(proc.stdout)
+    assert (r["inputs"], r["input_count"], r["input_seed"]) == ("sample-set", 8, 3)
+    proc = invoke_cli("run", "--repeats", "2", "--device", "cpu", "--expect-cache-hit",
+                      env=trained_lab.env())
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "--expect-cache-hit checks a TensorRT engine cache" in proc.stderr
+    assert "fix:" in proc.stderr
 
 
 @pytest.mark.slow
@@ -86,7 +109,8 @@ def test_run_without_any_model_says_how_to_make_one(lab_env, invoke_cli):
 def test_help_documents_every_flag(invoke_cli):
     for task, flags in (("run", ("--int8", "--fp16", "--fp32", "--model-dir", "--data-file",
                                  "--batch-size", "--warmup", "--repeats", "--threads",
-                                 "--device", "--runner", "--json")),
+                                 "--device", "--runner", "--hot", "--sample-size", "--seed",
+                                 "--expect-cache-hit", "--json")),
                         ("test-acc", ("--int8", "--model-dir", "--data-file", "--limit",
                                       "--batch-size", "--runner", "--json"))):
         out = invoke_cli("--help", task, check=True).stdout

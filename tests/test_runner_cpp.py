@@ -91,6 +91,11 @@ def test_cpp_latency_parses_into_a_run_result(cpp_lab, standin_model):  # noqa: 
     assert r.first_batch["predicted"] == expected.tolist()
     assert r.first_batch["labels"] == labels[:2].tolist()
     assert "--model_file=" + str(standin_model / "inference.pdmodel") in r.provenance["args"]
+    # today's demo times its first batch; its peak RSS is read from /proc while it runs
+    # (the stand-in demo may end before the first look: then there is none)
+    assert r.inputs == "hot" and r.warm_p50_ms == r.latency_ms.p50
+    assert r.peak_rss_mb is None or (r.peak_rss_scope, r.peak_rss_mb > 1) == ("child process",
+                                                                              True)
 
 
 @pytest.mark.slow

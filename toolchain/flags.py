@@ -155,6 +155,10 @@ TOLERANCE = Number(float, 0, 1, lo_open=True, example="0.05")
 TOP1_DROP = Number(float, -100, 100, example="1")
 SPEEDUP = Number(float, 0, 1000, lo_open=True, example="1.5")
 BATCH_SIZES = NumberList(BATCH_SIZE)
+SAMPLE_SIZE = Number(int, 1, 1_000_000, example="1024")
+SEED = Number(int, 0, 2 ** 32 - 1, example="0")
+CYCLES = Number(int, 3, 100_000, example="50")
+SLOPE_KB = Number(float, 0, 1_000_000, example="64")
 
 
 # ---- the words every task shares ----------------------------------------------------------

@@ -97,6 +97,8 @@ class RunSettings:
     min_subgraph_size: int = 3
     dynamic_shape: bool = False
     trt_cache_dir: str = ""
+    sample_size: int = 1024          # images drawn from in seeded order (all when fewer)
+    seed: int = 0
 
 
 @dataclass(frozen=True)

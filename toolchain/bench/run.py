@@ -333,7 +333,7 @@ def _parity(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_
             py_windows.append(run_latency(
                 settings, target.dirs[p], p, device=req.device, runner="python",
                 batch_size=cpp_windows[-1].batch_size, warmup=req.warmup,
-                repeats=cpp_windows[-1].repeats,
+                repeats=cpp_windows[-1].repeats, hot=cpp_windows[-1].inputs == "hot",
                 data_file=data_file, **threads_kw))
         if "first_batch_cpp" in check:
             first_py = (py_windows[-1].first_batch or {}).get("predicted")

@@ -162,9 +162,14 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
                 runner: str = "auto", batch_size: int = 1, warmup: int | None = None,
                 repeats: int | None = None, threads: int | None = None,
                 data_file: Path | None = None, progress: ProgressSink = NO_PROGRESS,
+                hot: bool = False, sample_size: int | None = None, seed: int | None = None,
                 **plan_overrides: Any) -> RunResult:
     """Latency of `model_dir` at `precision` (per-batch ms stats + images/s).
 
+    With a data file the Python runner times batches drawn in a seeded order from the
+    file's first `sample_size` images (lab.run.sample_size, 1024; all when fewer), read
+    into memory before timing; `hot` times its first batch again and again (what the
+    C++ demo does). The result says which (inputs, input_count, input_seed).
     `plan_overrides` (python runner only): PlanOptions fields such as onednn=False,
     ir_optim=False, for finding the best FP32 configuration.
     """
@@ -173,8 +178,13 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     warmup = settings.run.warmup if warmup is None else int(warmup)
     repeats = settings.run.repeats if repeats is None else int(repeats)
     threads = resolve_threads(threads, settings)
+    sample_size = settings.run.sample_size if sample_size is None else int(sample_size)
+    seed = settings.run.seed if seed is None else int(seed)
     if repeats < 1 or warmup < 0 or batch_size < 1:
         raise LabError("--repeats and --batch-size must be at least 1, --warmup at least 0")
+    if sample_size < 1:
+        raise LabError(f"the sample set needs at least 1 image, got {sample_size}",
+                       hint="set --sample-size (or lab.run.sample_size) to 1 or more")
     if data_file is not None:
         from ..data.binfmt import DatasetReader
         DatasetReader(data_file).close()     # exists and is a dataset, or a clear error
@@ -191,8 +201,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
         return _run_cpp(settings, "latency", prep, dev, precision, plan, opts,
                         warmup=warmup, repeats=repeats, data_file=data_file)
 
-    from .python_engine import (Engine, check_device, latency_input, measure_latency,
-                                paddle_info)
+    from .python_engine import (Engine, check_device, load_sample_set, measure_latency,
+                                paddle_info, peak_rss_mb, reset_peak_rss)
     from .configplan import shape_collection_plan
 
     dev = check_device(device)
@@ -201,26 +211,68 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     from ..data.binfmt import IMAGE_SHAPE
     from ..models.inputs import static_image_shape
 
+    peak_scope = "run" if reset_peak_rss() else "process"
     # seeded input (no dataset): the model's own static image size, else the dataset's
-    images, labels = latency_input(data_file, batch_size,
-                                   list(static_image_shape(prep.files) or IMAGE_SHAPE))
+    inputs = load_sample_set(data_file, batch_size,
+                             list(static_image_shape(prep.files) or IMAGE_SHAPE), hot,
+                             sample_size, seed)
     engine = Engine(prep.files, plan,
                     shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
-                    images)
+                    inputs.batch(batch_size, 0)[0])
     with progress.track("timing", total=repeats, unit="batches") as bar:
-        samples, out = measure_latency(engine, images, warmup, repeats, tick=bar.advance)
-    lat = LatencyStats.from_samples(samples)
+        m = measure_latency(engine, inputs, batch_size, warmup, repeats, tick=bar.advance)
+    lat = LatencyStats.from_samples(m.samples)
     first = None
-    if labels is not None:
+    if m.first_labels is not None:
+        out = m.first_output
         pred = out.reshape(out.shape[0], -1).argmax(axis=1)
-        first = {"predicted": [int(p) for p in pred], "labels": [int(x) for x in labels]}
+        first = {"predicted": [int(p) for p in pred], "labels": [int(x) for x in m.first_labels]}
+        if inputs.mode == "sample-set":       # which images of the data file the batch held
+            first["indices"] = m.first_indices
+    create_ms = engine.create_ms
     return RunResult(kind="latency", runner="python", model=prep.model_name,
                      model_dir=str(prep.files.dir), device=dev, precision=precision,
                      batch_size=batch_size, threads=threads, warmup=warmup, repeats=repeats,
                      latency_ms=lat, throughput_ips=batch_size * 1000.0 / lat.mean,
-                     first_batch=first, config_calls=engine.applied, runner_reason=prep.reason,
+                     first_batch=first, inputs=inputs.mode, input_count=inputs.count,
+                     input_seed=inputs.seed, create_ms=create_ms,
+                     first_run_ms=m.first_run_ms, warm_p50_ms=lat.p50,
+                     engine_cache=engine.engine_cache,
+                     engine_build_ms=create_ms if engine.engine_cache == "built" else None,
+                     engine_load_ms=create_ms if engine.engine_cache == "loaded" else None,
+                     peak_rss_mb=peak_rss_mb(), peak_rss_scope=peak_scope,
+                     config_calls=engine.applied, runner_reason=prep.reason,
                      provenance=_provenance(prep, dev, {"engine": paddle_info(),
                                                         "data_file": str(data_file or "")}))
+
+
+@dataclass
+class PythonEngineSpec:
+    """What the Python runner needs to create a predictor (soak creates many)."""
+
+    files: Any
+    plan: list
+    device: str
+    threads: int
+    model_name: str
+    reason: str
+    provenance: dict
+
+
+def python_engine_spec(settings: LabSettings, model_dir, precision: str = "fp32",
+                       device: str = "auto", batch_size: int = 1,
+                       threads: int | None = None) -> PythonEngineSpec:
+    """The Python runner's model files and config plan, checked as run_latency checks them."""
+    from .configplan import config_plan
+    from .python_engine import check_device, paddle_info
+
+    threads = resolve_threads(threads, settings)
+    prep = _prepare(settings, model_dir, precision, "python", "trt_clas", device)
+    dev = check_device(device)
+    opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
+    return PythonEngineSpec(prep.files, config_plan(dev, precision, prep.model_kind, opts), dev,
+                            threads, prep.model_name, prep.reason,
+                            _provenance(prep, dev, {"engine": paddle_info()}))
 
 
 def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "fp32",
@@ -257,11 +309,13 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
                         progress=progress)
 
     from .configplan import shape_collection_plan
-    from .python_engine import Engine, check_device, measure_accuracy, paddle_info
+    from .python_engine import (Engine, check_device, measure_accuracy, paddle_info,
+                                peak_rss_mb, reset_peak_rss)
 
     dev = check_device(device)
     opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
     plan = config_plan(dev, precision, prep.model_kind, opts)
+    peak_scope = "run" if reset_peak_rss() else "process"
     with DatasetReader(data_file) as reader:
         total = reader.count if limit is None else min(limit, reader.count)
         engine = Engine(prep.files, plan,
@@ -278,7 +332,13 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
                      batch_size=batch_size, threads=threads, warmup=warmup,
                      repeats=len(m["samples"]), latency_ms=lat,
                      throughput_ips=m["throughput_ips"], images=m["images"], top1=m["top1"],
-                     top5=m["top5"], config_calls=engine.applied, runner_reason=prep.reason,
+                     top5=m["top5"], inputs="dataset", input_count=m["images"],
+                     create_ms=engine.create_ms, warm_p50_ms=lat.p50,
+                     engine_cache=engine.engine_cache,
+                     engine_build_ms=engine.create_ms if engine.engine_cache == "built" else None,
+                     engine_load_ms=engine.create_ms if engine.engine_cache == "loaded" else None,
+                     peak_rss_mb=peak_rss_mb(), peak_rss_scope=peak_scope,
+                     config_calls=engine.applied, runner_reason=prep.reason,
                      provenance=_provenance(prep, dev, {"engine": paddle_info(),
                                                         "data_file": str(data_file)}),
                      raw=raw)
@@ -290,7 +350,8 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
              progress: ProgressSink = NO_PROGRESS) -> RunResult:
     from ..state import demo_build
     from .configplan import engine_cache_dir
-    from .cpp import demo_args, parse_demo_output, read_predictions, result_from_demo, run_demo
+    from .cpp import (demo_args, parse_demo_output, read_predictions, result_from_demo,
+                      run_demo_measured)
     from .select import demo_binaries
 
     program = "trt_clas" if kind == "latency" else "test_acc"
@@ -307,7 +368,7 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
         if device == "gpu":
             Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
         with progress.track(f"running {program}", unit=""):
-            stdout = run_demo(binary, args, settings.run.timeout)
+            stdout, child_peak_mb = run_demo_measured(binary, args, settings.run.timeout)
         data = parse_demo_output(stdout, program)
         preds = read_predictions(pred_file) if pred_file and pred_file.exists() else None
     result = result_from_demo(data, kind, prep.model_name, prep.files.dir, prep.reason,
@@ -317,6 +378,13 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
                                                          "data_file": str(data_file or "")}))
     if preds is not None:
         result.raw = {**result.raw, "predictions": preds}
+    if not result.inputs:        # a demo that does not say: today's demo times its first batch
+        result.inputs = ("dataset" if kind == "accuracy" else
+                         "hot" if data_file is not None else "seeded-noise")
+    if result.peak_rss_mb is None and child_peak_mb is not None:   # the demo's own VmHWM
+        result.peak_rss_mb, result.peak_rss_scope = child_peak_mb, "child process"
+    if result.warm_p50_ms is None and result.latency_ms is not None:
+        result.warm_p50_ms = result.latency_ms.p50
     return result
 
 

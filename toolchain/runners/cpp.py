@@ -3,7 +3,9 @@
 The demo prints, as the LAST line of stdout, one JSON object (see contracts):
 program, paddle_api, device, precision, batch_size, threads, warmup, repeats,
 model_dir, latency_ms{count,min,mean,p50,p90,p99,max}, throughput_ips, and
-first_batch (trt_clas with data) or images/top1/top5 (test_acc).
+first_batch (trt_clas with data) or images/top1/top5 (test_acc); and, when the demo
+measures them, the RunResult fields of result.MEASURED_FIELDS under the same names
+(inputs, create_ms, first_run_ms, warm_p50_ms, engine_cache, peak_rss_mb, ...).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from .result import LatencyStats, RunResult
+from .result import LatencyStats, RunResult, measured_fields
 
 
 def demo_args(program: str, files, device: str, precision: str, batch_size: int, threads: int,
@@ -97,23 +99,57 @@ def result_from_demo(data: dict, kind: str, model: str, model_dir: Path,
         latency_ms=lat, throughput_ips=data.get("throughput_ips"),
         images=data.get("images"), top1=data.get("top1"), top5=data.get("top5"),
         first_batch=data.get("first_batch"), config_calls=config_calls, runner_reason=reason,
-        provenance={**provenance, "paddle_api": data.get("paddle_api")}, raw=data)
+        provenance={**provenance, "paddle_api": data.get("paddle_api")}, raw=data,
+        **measured_fields(data))
 
 
 def run_demo(binary: Path, args: list[str], timeout: float) -> str:
     """Run the binary, return its stdout; LabError with its stderr tail on failure."""
+    return run_demo_measured(binary, args, timeout)[0]
+
+
+def run_demo_measured(binary: Path, args: list[str], timeout: float
+                      ) -> tuple[str, float | None]:
+    """(stdout, the child's peak RSS in MB or None): run_demo, watching the child's own
+    VmHWM in /proc/<pid>/status every <= 50 ms while it runs. Not ru_maxrss: Linux carries
+    the parent's high-water mark into a child across fork/exec, so a child of a large
+    process would report the parent's peak. None for a child that ended before the first
+    look."""
+    import os
+    import tempfile
+    import time
+
     cmd = [str(binary), *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LabError(f"{binary.name} ran longer than {timeout:.0f} s", where=" ".join(cmd),
-                       hint="lower --repeats/--limit, or raise lab.run.timeout") from None
-    except OSError as err:
-        raise LabError(f"cannot run {binary}: {err.strerror}", where=str(binary),
-                       hint="rebuild the demo with `invoke build-demo`") from None
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        except OSError as exc:
+            raise LabError(f"cannot run {binary}: {exc.strerror}", where=str(binary),
+                           hint="rebuild the demo with `invoke build-demo`") from None
+        from .python_engine import proc_status_kb
+
+        deadline, pause, peak_kb = time.monotonic() + timeout, 0.001, 0
+        while True:
+            peak_kb = max(peak_kb, proc_status_kb("VmHWM", f"/proc/{proc.pid}/status") or 0)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.waitpid(proc.pid, 0)
+                proc.returncode = -9
+                raise LabError(f"{binary.name} ran longer than {timeout:.0f} s",
+                               where=" ".join(cmd),
+                               hint="lower --repeats/--limit, or raise lab.run.timeout")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        tail = (proc.stderr.strip() or proc.stdout.strip())[-1500:]
+        tail = (stderr.strip() or stdout.strip())[-1500:]
         raise LabError(f"{binary.name} failed (exit {proc.returncode}): {tail}",
                        where=" ".join(cmd), hint="see the message above; `invoke doctor` "
                                                  "checks the library and the GPU")
-    return proc.stdout
+    return stdout, peak_kb / 1024.0 if peak_kb else None

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -181,8 +183,71 @@ def check_model_files(files) -> None:
                             "--model-dir at a complete inference model")
 
 
+def proc_status_kb(field: str, status_file: str = "/proc/self/status") -> int | None:
+    """A kB field of /proc/<pid>/status (VmRSS, VmHWM), None where it cannot be read."""
+    try:
+        text = Path(status_file).read_text()
+    except OSError:
+        return None
+    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+def rss_mb() -> float | None:
+    """This process's resident set now, MB (MiB)."""
+    kb = proc_status_kb("VmRSS")
+    return None if kb is None else kb / 1024.0
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0 clear_refs 5);
+    False where that is not possible (the peak then covers the whole process)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float | None:
+    """The peak RSS since the last reset_peak_rss (else of the process), MB: VmHWM, or
+    getrusage's ru_maxrss where /proc is not readable."""
+    kb = proc_status_kb("VmHWM")
+    if kb is None:
+        import resource
+
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024.0
+
+
+def serialized_engines(plan: list[Call]) -> set[str] | None:
+    """Paths of the TensorRT engines serialized in the plan's cache folder (None: the plan
+    runs no TensorRT with a cache)."""
+    names = [c[0] for c in plan]
+    if "enable_tensorrt_engine" not in names or "set_optim_cache_dir" not in names:
+        return None
+    cache = Path(next(c[1] for c in plan if c[0] == "set_optim_cache_dir"))
+    if not cache.is_dir():
+        return set()
+    return {str(p) for p in cache.rglob("*") if p.is_file() and "serialized" in p.name}
+
+
+def engine_cache_state(before: set[str] | None, after: set[str] | None) -> str | None:
+    """"built" when engines were serialized during start-up, "loaded" when the cache had
+    them and none was added, None without TensorRT or when nothing was offloaded."""
+    if before is None or after is None:
+        return None
+    if after - before:
+        return "built"
+    return "loaded" if after else None
+
+
 class Engine:
-    """One predictor with its input/output handles and the timed call."""
+    """One predictor with its input/output handles and the timed call.
+
+    create_ms: predictor creation (analysis passes, and on a GPU the TensorRT engine
+    build or cache load); engine_cache: see engine_cache_state."""
 
     def __init__(self, files, plan: list[Call], shape_collection: list[Call] | None = None,
                  sample: Any = None):
@@ -200,10 +265,13 @@ class Engine:
         self.applied = apply_plan(config, plan)
         if hasattr(config, "disable_glog_info") and not os.environ.get("GLOG_v"):
             config.disable_glog_info()
+        engines_before = serialized_engines(plan)
         try:
             with quiet_stderr() as held:
                 try:
+                    t0 = time.perf_counter()
                     self.predictor = pi.create_predictor(config)
+                    self.create_ms = (time.perf_counter() - t0) * 1000.0
                 except Exception:
                     self.engine_log = held()
                     raise
@@ -219,6 +287,7 @@ class Engine:
                                 "(re-export it with `invoke models --export NAME`)") from err
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
+        self.engine_cache = engine_cache_state(engines_before, serialized_engines(plan))
 
     def infer(self, images) -> Any:
         self.input.reshape(list(images.shape))
@@ -239,37 +308,118 @@ class Engine:
         return out, (time.perf_counter() - t0) * 1000.0
 
 
-def latency_input(data_file: Path | None, batch_size: int, shape: list[int]):
-    """(images, labels|None): the first batch of the data file, or seeded noise."""
+def seeded_noise(batch_size: int, shape: list[int]):
+    """The input without a dataset: one seeded batch of standard-normal noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch_size, *shape)).astype("float32")
+
+
+def sample_order(count: int, seed: int) -> list[int]:
+    """The seeded order in which a sample set of `count` images is drawn (a permutation)."""
+    import numpy as np
+
+    return [int(i) for i in np.random.default_rng(seed).permutation(count)]
+
+
+def batch_indices(order: list[int], batch_size: int, number: int) -> list[int]:
+    """The images of batch `number` (0, 1, ...): the next batch_size of `order`, cycled."""
+    start = number * batch_size
+    return [order[(start + k) % len(order)] for k in range(batch_size)]
+
+
+@dataclass
+class SampleSet:
+    """The timed inputs, in memory before any timing: `images` (N, C, H, W) float32,
+    `labels` (N,) or None, drawn batch by batch in `order`. mode: "sample-set" (the first
+    N images of the dataset), "hot" (one batch, the same every run) or "seeded-noise"."""
+
+    mode: str
+    images: Any
+    labels: Any
+    order: list[int]
+    seed: int | None
+
+    @property
+    def count(self) -> int:
+        return len(self.images)
+
+    def batch(self, batch_size: int, number: int):
+        """(images, labels|None, indices) of batch `number`; "hot" and noise repeat batch 0."""
+        import numpy as np
+
+        if self.mode != "sample-set":
+            number = 0
+        idx = batch_indices(self.order, batch_size, number)
+        first = idx[0]
+        if idx == list(range(first, first + batch_size)):     # contiguous: a view
+            images = self.images[first:first + batch_size]
+        else:
+            images = np.take(self.images, idx, axis=0)
+        labels = None if self.labels is None else self.labels[idx]
+        return images, labels, idx
+
+
+def load_sample_set(data_file: Path | None, batch_size: int, shape: list[int], hot: bool,
+                    size: int, seed: int) -> SampleSet:
+    """The inputs of a latency run, read once: without a dataset seeded noise; with one
+    its first batch (`hot`, today's C++ demo) or its first `size` images (all when it has
+    fewer) in the order seeded by `seed`."""
     import numpy as np
 
     if data_file is None:
-        rng = np.random.default_rng(0)
-        return rng.standard_normal((batch_size, *shape)).astype("float32"), None
+        return SampleSet("seeded-noise", seeded_noise(batch_size, shape), None,
+                         list(range(batch_size)), None)
     from ..data.binfmt import DatasetReader
 
     with DatasetReader(data_file) as reader:
         if reader.count == 0:
             raise LabError(f"{data_file} holds no images", where=str(data_file))
-        n = min(batch_size, reader.count)
-        images, labels = reader.images(0, n), reader.labels[:n]
-    reps = -(-batch_size // n)
-    return (np.ascontiguousarray(np.concatenate([images] * reps)[:batch_size], dtype="float32"),
-            np.concatenate([labels] * reps)[:batch_size])
+        n = min(batch_size if hot else size, reader.count)
+        images = np.ascontiguousarray(reader.images(0, n), dtype="float32")
+        labels = np.asarray(reader.labels[:n])
+    if hot:
+        return SampleSet("hot", images, labels, list(range(n)), None)
+    return SampleSet("sample-set", images, labels, sample_order(n, seed), seed)
 
 
-def measure_latency(engine: Engine, images, warmup: int, repeats: int,
-                    tick: Callable[[], None] | None = None) -> tuple[list[float], Any]:
-    out = None
+@dataclass
+class LatencyRun:
+    """What measure_latency measured: the timed ms, the first inference's ms, and the first
+    timed batch (labels, indices into the sample set, output)."""
+
+    samples: list[float]
+    first_run_ms: float
+    first_labels: Any
+    first_indices: list[int]
+    first_output: Any
+
+
+def measure_latency(engine: Engine, inputs: SampleSet, batch_size: int, warmup: int,
+                    repeats: int, tick: Callable[[], None] | None = None) -> LatencyRun:
+    """`warmup` untimed then `repeats` timed batches, drawn from `inputs` one after the
+    other (picking a batch is outside the timer)."""
+    number = 0
+    first_run_ms = None
     for _ in range(max(0, warmup)):
-        out = engine.infer(images)
-    samples = []
+        images, _labels, _idx = inputs.batch(batch_size, number)
+        number += 1
+        _out, ms = engine.timed(images)
+        first_run_ms = ms if first_run_ms is None else first_run_ms
+    samples: list[float] = []
+    first = None
     for _ in range(max(1, repeats)):
+        images, labels, idx = inputs.batch(batch_size, number)
+        number += 1
         out, ms = engine.timed(images)
         samples.append(ms)
+        if first is None:
+            first = (labels, idx, out)
         if tick:
             tick()
-    return samples, out
+    assert first is not None
+    return LatencyRun(samples, samples[0] if first_run_ms is None else first_run_ms, *first)
 
 
 def prefetched(batches: Iterator) -> Iterator:

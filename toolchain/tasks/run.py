@@ -51,10 +51,41 @@ def _header(con, r) -> None:
     con.print(f"[bold]{escape(r.model)}[/] {r.precision} on {r.device}, batch {r.batch_size}, "
               f"{r.threads} thread(s), runner [bold]{r.runner}[/] ({escape(r.runner_reason)})")
     con.print(f"  model: {escape(r.model_dir)}")
+    con.print(f"  inputs: {escape(inputs_text(r))}")
     for key in ("note", "batch_note"):
         note = r.provenance.get(key)
         if note:
             con.print(f"  [yellow]note: {escape(note)}[/]")
+
+
+def inputs_text(r) -> str:
+    """What was timed, in words (RunResult.inputs, input_count, input_seed)."""
+    if r.inputs == "sample-set":
+        return (f"sample set: {r.input_count} images of the data file, loaded before timing, "
+                f"drawn in seeded order (seed {r.input_seed}), cycled")
+    if r.inputs == "hot":
+        return "hot: the data file's first batch, timed again and again (--hot)"
+    if r.inputs == "seeded-noise":
+        return "seeded noise, one batch timed again and again (no data file)"
+    if r.inputs == "dataset":
+        return f"the dataset, {r.input_count} images, each once"
+    return r.inputs or "not reported by the runner"
+
+
+def start_text(r) -> str:
+    """Cold start and memory in one line ('-' for what the runner did not measure)."""
+    def ms(v):
+        return "-" if v is None else f"{v:.1f} ms"
+
+    parts = [f"predictor created in {ms(r.create_ms)}", f"first inference {ms(r.first_run_ms)}",
+             f"warm p50 {ms(r.warm_p50_ms)}"]
+    if r.engine_cache:
+        took = r.engine_build_ms if r.engine_cache == "built" else r.engine_load_ms
+        parts.append(f"TensorRT engine {r.engine_cache} ({ms(took)})")
+    rss = "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f} MB"
+    scope = {"process": " (whole process)", "child process": " (demo process)"}.get(
+        r.peak_rss_scope, "")
+    return "start: " + ", ".join(parts) + f"; peak RSS {rss}{scope}"
 
 
 def render_latency(con, r) -> None:
@@ -69,6 +100,7 @@ def render_latency(con, r) -> None:
     table.add_row(*(f"{getattr(lat, k):.3f}" for k in ("min", "mean", "p50", "p90", "p99", "max")),
                   f"{r.throughput_ips:.1f}" if r.throughput_ips else "-")
     con.print(table)
+    con.print(start_text(r))
     fb = r.first_batch
     if fb and fb.get("predicted"):
         ok = fb["predicted"][0] == fb["labels"][0]
@@ -91,21 +123,33 @@ def render_accuracy(con, r) -> None:
 
 @lab_task(help={
     **_COMMON,
-    "data_file": "dataset (bin file or slim-dir): the timed batch is its first images and the "
-                 "first image's prediction is shown (default <work_dir>/data/val.bin when it "
-                 "exists, else seeded random input)",
+    "data_file": "dataset (bin file or slim-dir): batches are drawn from its first images "
+                 "(see --sample-size) and the first timed image's prediction is shown "
+                 "(default <work_dir>/data/val.bin when it exists, else seeded random input)",
     "warmup": "untimed runs before timing (default lab.run.warmup, 10)",
     "repeats": "timed runs (default lab.run.repeats, 100)",
-}, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS})
+    "hot": "time the data file's first batch again and again (cache-hot; what the C++ demo "
+           "does) instead of batches drawn from the sample set",
+    "sample_size": "images of the data file loaded before timing and drawn from in seeded "
+                   "order, cycled (default lab.run.sample_size, 1024; all when it has fewer; "
+                   "Python runner)",
+    "seed": "seed of the order the sample set is drawn in (default lab.run.seed, 0)",
+    "expect_cache_hit": "fail when the TensorRT engine was built instead of loaded from its "
+                        "cache (GPU only: refused on the CPU, which has no engine cache)",
+}, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS,
+            "sample_size": flags.SAMPLE_SIZE, "seed": flags.SEED})
 def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, batch_size=None,
-        warmup=None, repeats=None, threads=None, device=None, runner=None, json_=False):
+        warmup=None, repeats=None, threads=None, device=None, runner=None, hot=False,
+        sample_size=None, seed=None, expect_cache_hit=False, json_=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
     same in the C++ demo and the Python runner). Without flags it runs what
     quickstart made: `invoke run --int8` times <work_dir>/models/<default>/int8
-    on the first image of <work_dir>/data/val.bin. The result names the runner
-    and why it was chosen; models with seeded weights are latency-only.
+    on batches drawn in seeded order from the images of <work_dir>/data/val.bin
+    (--hot: its first batch only). The result names the runner and why it was
+    chosen, what inputs were timed, the start-up times and the peak RSS; models
+    with seeded weights are latency-only.
 
     Examples:
         invoke run --int8
@@ -116,6 +160,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
 
     from ..runners import batch_note, run_latency
     from .progress import progress_for
+    from ..runners.result import check_cache_hit
 
     precision = flags.precision_of(int8, fp16, fp32)
     settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
@@ -127,9 +172,11 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
                          batch_size=rs.batch_size if batch_size is None else batch_size,
                          warmup=warmup, repeats=repeats, threads=threads, data_file=data,
-                         progress=progress_for(not json_))
+                         progress=progress_for(not json_), hot=hot, sample_size=sample_size, seed=seed)
     _note_batch(result, batch_note(data, result.batch_size), json_)
     emit(result, json_, render_latency)
+    if expect_cache_hit:
+        check_cache_hit(result)
 
 
 @lab_task(name="test-acc", help={
