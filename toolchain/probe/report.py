@@ -72,6 +72,8 @@ class ProbeReport(JsonResult):
     cudnn_installs: list[dict[str, Any]] = field(default_factory=list)
     tensorrt_installs: list[dict[str, Any]] = field(default_factory=list)
     libnvinfer_unversioned: list[str] = field(default_factory=list)
+    # every CUDA-family soname found on the host -> its path (probe/runtime.py)
+    runtime_libs: dict[str, str] = field(default_factory=dict)
     probe_seconds: float | None = None
 
     def to_dict(self) -> dict:
