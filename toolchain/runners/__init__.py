@@ -90,7 +90,7 @@ def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threa
     if device == "gpu":
         gpu_name, trt_version = _gpu_identity(settings, prep.runner)
         opts.update(gpu_name=gpu_name, trt_version=trt_version,
-                    model_sha256=prep.files.sha256())
+                    model_sha256=prep.files.sha256(), model_format=prep.files.format)
     return PlanOptions(**opts)
 
 
