@@ -72,8 +72,6 @@ class ProbeReport(JsonResult):
     cudnn_installs: list[dict[str, Any]] = field(default_factory=list)
     tensorrt_installs: list[dict[str, Any]] = field(default_factory=list)
     libnvinfer_unversioned: list[str] = field(default_factory=list)
-    # every CUDA-family soname found on the host -> its path (probe/runtime.py)
-    runtime_libs: dict[str, str] = field(default_factory=dict)
     probe_seconds: float | None = None
 
     def to_dict(self) -> dict:
@@ -91,6 +89,13 @@ class ProbeReport(JsonResult):
     @property
     def failed(self) -> bool:
         return any(v.level == FAIL for v in self.verdicts)
+
+    @property
+    def runtime_libs(self) -> dict[str, str] | None:
+        """Every CUDA-family soname found on the host -> its path (probe/runtime.py);
+        None when the probe did not look."""
+        f = self.finding("cuda", "runtime sonames")
+        return dict(f.details.get("sonames", {})) if f else None
 
     def in_section(self, section: str) -> list[Finding]:
         return [f for f in self.findings if f.section == section]

@@ -281,7 +281,7 @@ def check_library(lib_dir: Path, main_lib: Path | None, version, support: dict,
 def collect_runtime(report, cuda_roots: list[Path], ldconfig: dict[str, list[str]],
                     support: dict, env: dict[str, str] | None = None,
                     site_dirs: list[str] | None = None) -> None:
-    """Fill report.runtime_libs (every CUDA-family soname on the host) and, for a GPU
+    """Record every CUDA-family soname on the host (report.runtime_libs) and, for a GPU
     library, report.library["runtime"] plus one finding per soname it needs."""
     from ..library import inspect_library
     from .report import FOUND, NOT_FOUND, Finding
@@ -290,7 +290,11 @@ def collect_runtime(report, cuda_roots: list[Path], ldconfig: dict[str, list[str
     lib_dir = Path(lib["path"]) if lib.get("path") else None
     dirs = host_runtime_dirs(env, site_dirs, cuda_roots, lib_dir)
     present = scan_runtime_dirs(dirs, ldconfig)
-    report.runtime_libs = {name: path for name, (path, _kind) in present.items()}
+    report.findings.append(Finding(
+        "cuda", "runtime sonames", FOUND if present else NOT_FOUND, f"{len(present)} file(s)",
+        source=", ".join(sorted({kind for _path, kind in present.values()})) or
+        "LD_LIBRARY_PATH, TENSORRT_ROOT, CUDA toolkits, pip nvidia-* wheels, ldconfig -p",
+        details={"sonames": {name: path for name, (path, _kind) in present.items()}}))
     info = lib.get("version") or {}
     if lib_dir is None or not (info.get("with_gpu") or info.get("cuda_version")):
         return
