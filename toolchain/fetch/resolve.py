@@ -354,7 +354,9 @@ def apply_auto(req: LibraryRequest, report: Any) -> tuple[LibraryRequest, list[s
     runtime = getattr(report, "runtime_libs", None)
     if gpu and runtime is not None:
         changes["host_sonames"] = frozenset(runtime)
-        have = sorted(n for n in runtime if n.startswith("libcudart.so."))
+        # sonames only (libcudart.so.13, libcudart.so.11.0), not the full-version files
+        have = sorted(n for n in runtime
+                      if n.startswith("libcudart.so.") and n.count(".") <= 3)
         notes.append("--auto: CUDA runtime on this host: " + (", ".join(have) or "none")
                      + "; builds whose runtime is missing rank lower")
     return replace(req, **changes), notes
