@@ -274,3 +274,21 @@ def test_pir_trt_plan_refuses_what_cannot_run(precision, kind, change, match):
 
     with pytest.raises(LabError, match=match):
         pir_trt_plan(precision, kind, PlanOptions(**GPU | change), "/m/model", [1, 3, 224, 224])
+
+
+def test_run_flags_become_plan_options_and_calls():
+    from toolchain.tasks.run import _trt_overrides
+
+    over = _trt_overrides("pool2d, softmax", "pool2d_2.tmp_0", True, False)
+    assert over == dict(trt_disable_ops=("pool2d", "softmax"),
+                        trt_disable_subgraph=("pool2d_2.tmp_0",), trt_inspector=True)
+    assert _trt_overrides(None, None, False, False) == {}
+    plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | over))
+    assert {"exp_disable_tensorrt_ops", "exp_disable_tensorrt_subgraph",
+            "enable_tensorrt_inspector"} <= set(names(plan))
+
+
+def test_a_develop_build_version_is_not_checked():
+    plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | dict(
+        paddle_version="0.0.0", trt_disable_subgraph=("x",))))
+    assert "exp_disable_tensorrt_subgraph" in names(plan)

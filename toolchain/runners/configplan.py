@@ -157,9 +157,10 @@ def _ver(text: str):
     from packaging.version import InvalidVersion, Version
 
     try:
-        return Version(str(text).strip().lstrip("vV")) if text else None
+        v = Version(str(text).strip().lstrip("vV")) if text else None
     except InvalidVersion:
         return None
+    return None if v == Version("0") else v     # develop builds say 0.0.0: unknown
 
 
 def require_feature(name: str, opts: PlanOptions, what: str) -> str:
