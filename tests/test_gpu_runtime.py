@@ -201,3 +201,22 @@ def test_host_paths_are_not_touched_when_nothing_is_there(tmp_path):
     dirs = host_runtime_dirs(env={}, site_dirs=[str(tmp_path / "none")])
     assert scan_runtime_dirs(dirs, {}) == {}
     assert all(not os.path.exists(d) for d, _ in dirs)
+
+
+@needs_gxx
+def test_collect_runtime_records_host_sonames_and_the_librarys_needs(tmp_path):
+    from toolchain.probe.collectors import collect_library
+    from toolchain.probe.runtime import collect_runtime
+
+    lib = build_gpu_library(tmp_path / "lib", ["libcudart.so.12"])
+    site = tmp_path / "site-packages"
+    _touch(site / "nvidia" / "cu13" / "lib" / "libcudart.so.13")   # the CUDA 13 wheel layout
+    report = ProbeReport()
+    collect_library(report, lib, "--lib")
+    collect_runtime(report, [], {}, SUPPORT, env={}, site_dirs=[str(site)])
+    assert report.runtime_libs == {"libcudart.so.13":
+                                   str(site / "nvidia" / "cu13" / "lib" / "libcudart.so.13")}
+    needs = {f.name: f for f in report.in_section("library") if f.name.startswith("needs ")}
+    assert needs["needs libcudart.so.12"].status == "not found"
+    assert report.library["runtime"]["needs"][0]["soname"] == "libcudart.so.12"
+    assert "runtime_libs" not in report.to_dict()     # doctor --json keeps its schema
