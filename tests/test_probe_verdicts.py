@@ -6,7 +6,8 @@ import pytest
 
 from toolchain.probe.nvidia import capability_from_name
 from toolchain.probe.report import Finding, ProbeReport
-from toolchain.probe.verdicts import driver_fits_cuda, judge, load_rules, trt_min_cc
+from toolchain.probe.verdicts import (SUPPORT_PATH, driver_fits_cuda, judge, load_rules,
+                                      trt_min_cc)
 
 RULES = load_rules()
 
@@ -122,3 +123,43 @@ def test_cudnn_majors():
 
     assert level("9.14.0", "9.19.0") == "ok"      # as on the real H100 machine
     assert level("8.9.7", "9.5.1") == "warn"
+
+
+SUPPORT = load_rules(SUPPORT_PATH)
+
+
+def library_vs_gpu(cc, cuda, trt, name="GPU"):
+    report = gpu_report(cc)
+    report.gpus[0]["name"] = name
+    report.library = {"path": "/lib", "problems": [],
+                      "version": {"cuda_version": cuda, "tensorrt_version": trt}}
+    return [v for v in judge(report, RULES, SUPPORT) if v.check == "gpu 0 vs library"][0]
+
+
+@pytest.mark.parametrize("cc, cuda, trt, level, fix", [
+    ("10.0", "12.6", "10.5.0.18", "fail", "CUDA >= 12.8 and TensorRT >= 10.8"),   # B200
+    ("12.0", "12.9", "10.5.0.18", "fail", "TensorRT >= 10.8"),                    # RTX 5090
+    ("8.9", "11.2", "8.0.3.4", "fail", "CUDA >= 11.8 and TensorRT >= 8.5"),       # L4
+    ("9.0", "11.8", "8.5.1.7", "fail", "TensorRT >= 8.6"),                        # H100
+    ("9.0", "12.9", "10.5.0.18", "ok", None),                                     # H200
+    ("8.6", "11.2", "8.0.3.4", "ok", None),                                       # A10
+])
+def test_gpu_newer_than_the_library(cc, cuda, trt, level, fix):
+    v = library_vs_gpu(cc, cuda, trt)
+    assert v.level == level
+    if fix:
+        assert fix in v.fix and "[" in v.message     # the row's source is quoted
+
+
+def test_max_cc_rows_have_sources():
+    for table in ("cuda_max_cc", "tensorrt_max_cc", "tensorrt_cudnn_min"):
+        for row in SUPPORT[table]:
+            assert row["source"].startswith(("[confirmed]", "[inferred]")), row
+
+
+@pytest.mark.parametrize("cudnn, level", [("8.6.0", "warn"), ("8.9.7", None), ("9.5.1", None)])
+def test_tensorrt_built_against_a_newer_cudnn_minor(cudnn, level):
+    report = gpu_report("8.6", trt="8.6.1.6")
+    report.cudnn_installs = [{"version": cudnn, "kind": "headers", "header": "/h"}]
+    got = [v.level for v in judge(report, RULES, SUPPORT) if v.check == "tensorrt vs cudnn"]
+    assert got == ([level] if level else [])

@@ -149,3 +149,146 @@ def test_gpu_without_tensorrt_runs_fp32_only():
     assert "enable_tensorrt_engine" not in names(plan)
     with pytest.raises(LabError, match="TensorRT"):
         config_plan("gpu", "int8", "quantized", PlanOptions(tensorrt=False))
+
+
+KEY_BASE = dict(gpu_name="NVIDIA H200", trt_version="10.5.0.18", model_sha256="ab" * 32,
+                precision="int8", batch_size=4, gpu_cc="9.0", lib_commit="0123abc",
+                workspace_mb=1024, min_subgraph_size=3, shape_sha256="11" * 32,
+                calib_sha256="22" * 32, trt_disable=("pool2d",))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("gpu_name", "NVIDIA H100 80GB HBM3"), ("gpu_cc", "9.0a"), ("trt_version", "10.5.0.19"),
+    ("lib_commit", "fedcba9"), ("model_sha256", "cd" * 32), ("precision", "fp16"),
+    ("batch_size", 8), ("workspace_mb", 2048), ("min_subgraph_size", 30),
+    ("shape_sha256", "33" * 32), ("calib_sha256", "44" * 32), ("trt_disable", ("conv2d",)),
+])
+def test_every_input_of_the_engine_changes_its_cache_key(field, value):
+    assert engine_cache_key(**KEY_BASE) == engine_cache_key(**dict(KEY_BASE))
+    assert engine_cache_key(**KEY_BASE) != engine_cache_key(**(KEY_BASE | {field: value}))
+
+
+def test_plan_options_reach_the_cache_dir():
+    base = PlanOptions(**GPU)
+    for change in (dict(gpu_cc="9.0"), dict(lib_commit="abc"), dict(workspace_mb=2048),
+                   dict(min_subgraph_size=30), dict(shape_sha256="1" * 64),
+                   dict(calib_sha256="2" * 64), dict(trt_disable_ops=("pool2d",)),
+                   dict(trt_disable_subgraph=("pool2d_2.tmp_0",))):
+        assert engine_cache_dir(PlanOptions(**GPU | change), "int8") != \
+            engine_cache_dir(base, "int8"), change
+
+
+def test_the_shape_file_stays_put_when_its_digest_joins_the_key():
+    collect = PlanOptions(**GPU | dict(dynamic_shape=True))
+    tuned = PlanOptions(**GPU | dict(dynamic_shape=True, shape_sha256="5" * 64))
+    shape_call = [c for c in config_plan("gpu", "fp16", "fp32", tuned)
+                  if c[0] == "enable_tuned_tensorrt_dynamic_shape"][0]
+    assert ("collect_shape_range_info", shape_call[1]) in shape_collection_plan(collect, "fp16")
+    assert engine_cache_dir(tuned, "fp16") != engine_cache_dir(collect, "fp16")
+
+
+def test_engine_start_build_or_load():
+    from toolchain.runners.configplan import engine_start
+
+    assert engine_start([]) == "build"
+    assert engine_start(["shape_range_info.pbtxt"]) == "build"
+    assert engine_start(["trt_serialized_1234567890"]) == "load"
+
+
+@pytest.mark.parametrize("option, call, arg", [
+    (dict(trt_disable_ops=("pool2d", "softmax")), "exp_disable_tensorrt_ops",
+     ["pool2d", "softmax"]),
+    (dict(trt_disable_subgraph=("pool2d_2.tmp_0",)), "exp_disable_tensorrt_subgraph",
+     ["pool2d_2.tmp_0"]),
+    (dict(trt_inspector=True), "enable_tensorrt_inspector", False),
+])
+def test_trt_debug_flags_map_to_the_versions_calls(option, call, arg):
+    plan = config_plan("gpu", "fp16", "fp32",
+                       PlanOptions(**GPU | dict(paddle_version="3.2.1") | option))
+    assert [c for c in plan if c[0] == call] == [(call, arg)]
+    assert names(plan).index("enable_tensorrt_engine") < names(plan).index(call)
+
+
+@pytest.mark.parametrize("option, paddle, trt, first", [
+    (dict(trt_disable_subgraph=("x",)), "2.6.2", "8.6.1.6", "3.0"),
+    (dict(trt_disable_ops=("pool2d",)), "2.0.1", "7.2.3.4", "2.1"),
+    (dict(trt_inspector=True), "2.2.2", "8.0.3.4", "2.3"),
+    (dict(cuda_graph=True), "2.4.2", "8.4.2.4", "2.5"),
+])
+def test_a_call_the_version_lacks_is_refused_with_the_first_that_has_it(option, paddle, trt,
+                                                                         first):
+    opts = PlanOptions(**GPU | dict(paddle_version=paddle, trt_version=trt) | option)
+    with pytest.raises(LabError, match=rf"Paddle >= {first}"):
+        config_plan("gpu", "fp16", "fp32", opts)
+
+
+def test_inspector_needs_tensorrt_8_2():
+    opts = PlanOptions(**GPU | dict(paddle_version="2.3.2", trt_version="8.0.3.4",
+                                    trt_inspector=True))
+    with pytest.raises(LabError, match="TensorRT >= 8.2"):
+        config_plan("gpu", "fp16", "fp32", opts)
+
+
+def test_cuda_graph_is_an_engine_argument_and_needs_fixed_shapes():
+    call = trt_call(config_plan("gpu", "fp16", "fp32",
+                                PlanOptions(**GPU | dict(paddle_version="2.6.2",
+                                                         cuda_graph=True))))
+    assert plan_value(call, "use_cuda_graph") is True
+    assert plan_value(trt_call(config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU))),
+                      "use_cuda_graph") is None
+    with pytest.raises(LabError, match="fixed input shapes"):
+        config_plan("gpu", "fp16", "fp32",
+                    PlanOptions(**GPU | dict(cuda_graph=True, dynamic_shape=True)))
+
+
+def test_a_pir_model_is_refused_by_the_classic_path_with_what_to_do():
+    with pytest.raises(LabError, match="paddle.tensorrt.convert") as err:
+        config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | dict(model_format="pir")))
+    assert "pir_trt_plan" in err.value.hint
+    # FP32 on the GPU without TensorRT still runs a PIR model
+    assert "enable_tensorrt_engine" not in names(config_plan(
+        "gpu", "fp32", "fp32", PlanOptions(**GPU | dict(model_format="pir", tensorrt=False))))
+
+
+def test_pir_trt_plan_for_paddle_3():
+    from toolchain.runners.configplan import pir_trt_plan
+
+    opts = PlanOptions(**GPU | dict(paddle_version="3.2.1", model_format="pir",
+                                    trt_disable_ops=("pd_op.softmax",)))
+    plan = pir_trt_plan("fp16", "fp32", opts, "/m/model", [1, 3, 224, 224])
+    assert plan.convert["precision_mode"] == "FP16"
+    assert plan.convert["disable_ops"] == ["pd_op.softmax"]
+    assert plan.inputs[0]["optim_input_shape"] == [4, 3, 224, 224]
+    assert plan.inputs[0]["min_input_shape"] == [1, 3, 224, 224]
+    assert plan.save_model_dir.startswith(engine_cache_dir(opts, "fp16"))
+    assert plan.run[0][0] == "enable_use_gpu"
+
+
+@pytest.mark.parametrize("precision, kind, change, match", [
+    ("fp16", "fp32", dict(paddle_version="2.6.2"), "Paddle >= 3.0"),
+    ("fp16", "fp32", dict(paddle_version="3.0.0", trt_version="8.5.1.7"), "TensorRT >= 8.6"),
+    ("int8", "fp32", dict(paddle_version="3.0.0"), "quantized model"),
+])
+def test_pir_trt_plan_refuses_what_cannot_run(precision, kind, change, match):
+    from toolchain.runners.configplan import pir_trt_plan
+
+    with pytest.raises(LabError, match=match):
+        pir_trt_plan(precision, kind, PlanOptions(**GPU | change), "/m/model", [1, 3, 224, 224])
+
+
+def test_run_flags_become_plan_options_and_calls():
+    from toolchain.tasks.run import _trt_overrides
+
+    over = _trt_overrides("pool2d, softmax", "pool2d_2.tmp_0", True, False)
+    assert over == dict(trt_disable_ops=("pool2d", "softmax"),
+                        trt_disable_subgraph=("pool2d_2.tmp_0",), trt_inspector=True)
+    assert _trt_overrides(None, None, False, False) == {}
+    plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | over))
+    assert {"exp_disable_tensorrt_ops", "exp_disable_tensorrt_subgraph",
+            "enable_tensorrt_inspector"} <= set(names(plan))
+
+
+def test_a_develop_build_version_is_not_checked():
+    plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | dict(
+        paddle_version="0.0.0", trt_disable_subgraph=("x",))))
+    assert "exp_disable_tensorrt_subgraph" in names(plan)

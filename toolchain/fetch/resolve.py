@@ -40,6 +40,9 @@ class LibraryRequest(JsonResult):
     gcc_max: str | None = None
     # lab.paddle_version: preferred when --paddle is not given and it has a match.
     preferred_paddle: str | None = None
+    # --auto: the CUDA-family sonames found on the host (probe/runtime.py); rows whose
+    # CUDA runtime is missing then rank below rows whose runtime is present.
+    host_sonames: frozenset[str] | None = None
 
 
 @dataclass
@@ -202,7 +205,7 @@ def resolve(req: LibraryRequest, rows: list[LibraryRecipe]) -> Resolution:
         else:
             reasons.append(f"lab.paddle_version {req.preferred_paddle} has no such build; "
                            "taking the newest release that has one")
-    best = max(matches, key=rank_key)
+    best = max(matches, key=ranking(req))
     same_version = [r for r in matches if r.paddle_version == best.paddle_version]
     if not req.paddle and not (req.preferred_paddle == best.paddle_version):
         kind = "pre-release" if versions.is_prerelease(best.paddle_version) else "release"
@@ -218,7 +221,52 @@ def resolve(req: LibraryRequest, rows: list[LibraryRecipe]) -> Resolution:
                        + ", ".join(p for p in picks if p))
     if not best.selectable:
         reasons.append(f"note: this row is marked {best.status}: {best.note}")
+    reasons += runtime_reasons(req, best, matches)
     return Resolution(row=best, reasons=reasons, candidates=len(matches))
+
+
+def missing_runtime(req: LibraryRequest, row: LibraryRecipe) -> list:
+    """The RuntimeNeeds of `row` absent from req.host_sonames ([] when not probed)."""
+    if req.host_sonames is None or row.device == "cpu":
+        return []
+    from ..probe.runtime import SUPPORT_PATH, required_sonames
+    from ..probe.verdicts import load_rules
+
+    needs = required_sonames(row.cuda, row.cudnn, row.tensorrt, load_rules(SUPPORT_PATH))
+    return [n for n in needs if n.soname not in req.host_sonames]
+
+
+def ranking(req: LibraryRequest):
+    """rank_key, with rows whose CUDA runtime is on the host first when --auto probed it."""
+    if req.host_sonames is None:
+        return rank_key
+
+    def key(r: LibraryRecipe):
+        base = rank_key(r)
+        cuda_missing = any(n.component == "CUDA runtime" for n in missing_runtime(req, r))
+        return (base[0], not cuda_missing, *base[1:])
+    return key
+
+
+def runtime_reasons(req: LibraryRequest, best: LibraryRecipe,
+                    matches: list[LibraryRecipe]) -> list[str]:
+    """What the user must install for the picked row to load, and why it ranked first."""
+    missing = missing_runtime(req, best)
+    if req.host_sonames is None or best.device == "cpu":
+        return []
+    if not missing:
+        return ["--auto: every runtime library this build needs is on the host"]
+    lines = []
+    if any(n.component == "CUDA runtime" for n in missing):
+        lines.append("--auto: no matching row has its CUDA runtime on this host; took the "
+                     "best row anyway")
+    steps: list[str] = []
+    for n in missing:
+        if n.install and n.install not in steps:
+            steps.append(n.install)
+    lines.append("to load this build, install " + ", ".join(n.soname for n in missing)
+                 + " (" + "; ".join(steps) + ")")
+    return lines
 
 
 def apply_auto(req: LibraryRequest, report: Any) -> tuple[LibraryRequest, list[str]]:
@@ -257,4 +305,12 @@ def apply_auto(req: LibraryRequest, report: Any) -> tuple[LibraryRequest, list[s
                      "a library built by an older gcc links with a newer one)")
     if gpu and not driver_max and not req.cuda:
         notes.append("--auto: no NVIDIA driver found; CUDA left open")
+    runtime = getattr(report, "runtime_libs", None)
+    if gpu and runtime is not None:
+        changes["host_sonames"] = frozenset(runtime)
+        # sonames only (libcudart.so.13, libcudart.so.11.0), not the full-version files
+        have = sorted(n for n in runtime
+                      if n.startswith("libcudart.so.") and n.count(".") <= 3)
+        notes.append("--auto: CUDA runtime on this host: " + (", ".join(have) or "none")
+                     + "; builds whose runtime is missing rank lower")
     return replace(req, **changes), notes

@@ -383,7 +383,7 @@ def _finish(settings: LabSettings, result: FetchResult, plan: FetchPlan, sha: st
 def list_libraries(req: LibraryRequest, rows: list[LibraryRecipe] | None = None,
                    ) -> list[LibraryRecipe]:
     """Rows for --list: every row matching the filters, removed ones included (marked)."""
-    from .resolve import rank_key
+    from .resolve import ranking
 
     from dataclasses import replace
 
@@ -395,4 +395,4 @@ def list_libraries(req: LibraryRequest, rows: list[LibraryRecipe] | None = None,
     else:  # no device asked for: every device
         matches = [r for d in DEVICES
                    for r in filter_rows(replace(req, device=d), rows, include_unselectable=True)]
-    return sorted(matches, key=rank_key, reverse=True)
+    return sorted(matches, key=ranking(req), reverse=True)

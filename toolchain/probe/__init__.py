@@ -71,6 +71,10 @@ def collect_report(settings, lib: Path | None = None, cuda_root: Path | None = N
         if current and current.get("path"):
             lib, source = Path(current["path"]), f"current library ({current.get('source')})"
     col.collect_library(report, Path(lib) if lib else None, source)
+    from .runtime import SUPPORT_PATH, collect_runtime
+    from .verdicts import load_rules
+
+    collect_runtime(report, cuda_roots, ldconfig, load_rules(SUPPORT_PATH))
 
     report.verdicts = judge(report)
     report.probe_seconds = round(time.perf_counter() - start, 3)

@@ -90,6 +90,13 @@ class ProbeReport(JsonResult):
     def failed(self) -> bool:
         return any(v.level == FAIL for v in self.verdicts)
 
+    @property
+    def runtime_libs(self) -> dict[str, str] | None:
+        """Every CUDA-family soname found on the host -> its path (probe/runtime.py);
+        None when the probe did not look."""
+        f = self.finding("cuda", "runtime sonames")
+        return dict(f.details.get("sonames", {})) if f else None
+
     def in_section(self, section: str) -> list[Finding]:
         return [f for f in self.findings if f.section == section]
 

@@ -1,6 +1,7 @@
 """Checks over a ProbeReport: each ok / warn / fail with a one-line fix.
 
-Pure: a report and the rules of recipes/gpu_requirements.toml in, verdicts out.
+Pure: a report and the rules of recipes/gpu_requirements.toml and recipes/gpu_support.toml
+in, verdicts out.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from .report import FAIL, FOUND, NOT_FOUND, OK, UNPARSED, WARN, ProbeReport, Verdict
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "recipes" / "gpu_requirements.toml"
+SUPPORT_PATH = RULES_PATH.with_name("gpu_support.toml")
 DISK_WARN_GIB = 10
 DISK_FAIL_GIB = 2
 
@@ -45,18 +47,36 @@ def _major_minor(text: str | None) -> str | None:
     return f"{v.major}.{v.minor}" if v else None
 
 
+def range_row(version: str | None, rows: list[dict]) -> dict | None:
+    """The row whose `from` is the highest one at or below `version` (None: none)."""
+    best, best_from = None, None
+    ver = _v(version)
+    if ver is None:
+        return None
+    for row in rows:
+        start = _v(row["from"])
+        if start is not None and ver >= start and (best_from is None or start >= best_from):
+            best_from, best = start, row
+    return best
+
+
 def trt_min_cc(trt_version: str, rules: dict) -> tuple[str | None, str]:
     """The lowest compute capability a TensorRT version supports, and why."""
-    best = (None, "")
-    best_from = None
-    tv = _v(trt_version)
-    if tv is None:
-        return best
-    for row in rules.get("tensorrt_min_cc", []):
-        start = _v(row["from"])
-        if start is not None and tv >= start and (best_from is None or start >= best_from):
-            best_from, best = start, (row["min_cc"], row.get("note", ""))
-    return best
+    row = range_row(trt_version, rules.get("tensorrt_min_cc", []))
+    return (row["min_cc"], row.get("note", "")) if row else (None, "")
+
+
+def max_cc(version: str | None, table: str, support: dict) -> tuple[str | None, str]:
+    """The highest compute capability CUDA (`cuda_max_cc`) or TensorRT (`tensorrt_max_cc`)
+    `version` supports, and the row's source."""
+    row = range_row(version, support.get(table, []))
+    return (row["max_cc"], row.get("source", "")) if row else (None, "")
+
+
+def first_version_for_cc(cc: str, table: str, support: dict) -> str | None:
+    """The lowest `from` of `table` whose max_cc reaches `cc`."""
+    fits = [row["from"] for row in support.get(table, []) if _v(row["max_cc"]) >= _v(cc)]
+    return min(fits, key=_v) if fits else None
 
 
 def driver_fits_cuda(driver_cuda_max: str | None, driver_version: str | None, cuda: str,
@@ -84,8 +104,10 @@ def _driver_fix(cuda: str, rules: dict) -> str:
             + ", or use a toolkit/build for an older CUDA")
 
 
-def judge(report: ProbeReport, rules: dict | None = None) -> list[Verdict]:
+def judge(report: ProbeReport, rules: dict | None = None,
+          support: dict | None = None) -> list[Verdict]:
     rules = rules if rules is not None else load_rules()
+    support = support if support is not None else load_rules(SUPPORT_PATH)
     out: list[Verdict] = []
     def add(check: str, level: str, message: str, fix: str | None = None) -> None:
         out.append(Verdict(check, level, message, fix))
@@ -103,6 +125,9 @@ def judge(report: ProbeReport, rules: dict | None = None) -> list[Verdict]:
     _gpu(report, rules, add)
     _tensorrt_libs(report, add)
     _library(report, rules, add)
+    _gpu_vs_library(report, support, add)
+    _library_runtime(report, add)
+    _trt_vs_cudnn(report, support, add)
 
     for f in report.findings:
         if f.status == UNPARSED:
@@ -330,3 +355,76 @@ def _library(report: ProbeReport, rules: dict, add) -> None:
     if info.get("with_gpu") and not report.gpus:
         add("library device", WARN, "the library is a GPU build but no GPU was found",
             "on this machine use a CPU build (fetch-lib --device cpu)")
+
+
+def _gpu_vs_library(report: ProbeReport, support: dict, add) -> None:
+    """A GPU newer than the library: above what its CUDA or TensorRT can target."""
+    info = (report.library or {}).get("version") or {}
+    if not report.gpus or not (info.get("cuda_version") or info.get("tensorrt_version")):
+        return
+    for gpu in report.gpus:
+        cc = gpu.get("compute_capability")
+        if not _v(cc):
+            continue
+        label = f"gpu {gpu['index']} vs library"
+        problems, fixes = [], []
+        for what, key, table in (("CUDA", "cuda_version", "cuda_max_cc"),
+                                 ("TensorRT", "tensorrt_version", "tensorrt_max_cc")):
+            have = info.get(key)
+            top, source = max_cc(have, table, support)
+            if top and _v(cc) > _v(top):
+                need = first_version_for_cc(cc, table, support)
+                problems.append(f"{what} {have} targets compute capability <= {top} ({source})")
+                fixes.append(f"{what} >= {need}" if need else f"a newer {what}")
+        if problems:
+            add(label, FAIL, f"{gpu['name']} is sm {cc}; the library's " + "; ".join(problems),
+                "fetch a library built with " + " and ".join(fixes)
+                + " (invoke fetch-lib --list --auto), or build-lib with them")
+        else:
+            add(label, OK, f"sm {cc} is within the library's CUDA {info.get('cuda_version')}"
+                + (f" / TensorRT {info['tensorrt_version']}" if info.get("tensorrt_version")
+                   else ""))
+
+
+def _library_runtime(report: ProbeReport, add) -> None:
+    """The sonames the library needs (NEEDED entries and version.txt), found or missing."""
+    check = (report.library or {}).get("runtime")
+    if not check:
+        return
+    missing = [n for n in check["needs"] if not n.get("path")]
+    level = FAIL if report.gpus else WARN
+    if missing:
+        steps: list[str] = []
+        for n in missing:
+            if n.get("install") and n["install"] not in steps:
+                steps.append(n["install"])
+        add("library runtime", level,
+            "the library needs " + ", ".join(f"{n['soname']} ({n['why']})" for n in missing)
+            + ": not found in LD_LIBRARY_PATH, TENSORRT_ROOT, CUDA toolkits, pip nvidia-* "
+              "wheels or ldconfig -p",
+            "; ".join(steps) + "; then put their lib folders on LD_LIBRARY_PATH"
+            " (or fetch-lib --auto a build for the runtime you have)")
+    found = [n for n in check["needs"] if n.get("path")]
+    if found:
+        add("library runtime", OK, "found " + ", ".join(
+            f"{n['soname']} ({n['where']})" for n in found))
+
+
+def _trt_vs_cudnn(report: ProbeReport, support: dict, add) -> None:
+    """TensorRT tested against a newer cuDNN minor than the host's (same major)."""
+    info = (report.library or {}).get("version") or {}
+    trt = info.get("tensorrt_version") or report.tensorrt_version
+    if not trt:
+        return
+    host = [i["version"] for i in report.cudnn_installs if _v(i.get("version"))]
+    for row in support.get("tensorrt_cudnn_min", []):
+        if _major_minor(trt) != row["tensorrt"]:
+            continue
+        floor = _v(row["cudnn_min"])
+        for have in host:
+            hv = _v(have)
+            if hv.major == floor.major and hv < floor:
+                add("tensorrt vs cudnn", WARN,
+                    f"TensorRT {trt} was built and tested with cuDNN >= {row['cudnn_min']} "
+                    f"({row['source']}); this host has cuDNN {have}",
+                    f"install cuDNN {row['cudnn_min']} or newer {floor.major}.x")

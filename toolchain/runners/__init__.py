@@ -91,7 +91,8 @@ def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threa
     if device == "gpu":
         gpu_name, trt_version = _gpu_identity(settings, prep.runner)
         opts.update(gpu_name=gpu_name, trt_version=trt_version,
-                    model_sha256=prep.files.sha256())
+                    model_sha256=prep.files.sha256(), model_format=prep.files.format,
+                    **_engine_identity(settings, prep.runner))
     return PlanOptions(**opts)
 
 
@@ -115,6 +116,38 @@ def _gpu_identity(settings: LabSettings, runner: str) -> tuple[str, str]:
     except Exception:
         trt = ""
     return gpu.strip(), trt
+
+
+def _engine_identity(settings: LabSettings, runner: str) -> dict[str, str]:
+    """The rest of the engine-cache key and the version the TensorRT calls are checked
+    against: compute capability, Paddle version and commit (the wheel's or the library's)."""
+    import subprocess
+
+    out = {"gpu_cc": "", "paddle_version": "", "lib_commit": ""}
+    try:
+        out["gpu_cc"] = subprocess.run(
+            ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10).stdout.splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.SubprocessError):
+        pass
+    try:
+        if runner == "python":
+            import paddle
+
+            out["paddle_version"] = paddle.__version__
+            out["lib_commit"] = getattr(paddle.version, "commit", "") or ""
+        else:
+            from ..library import inspect_library
+            from ..state import demo_build
+
+            lib = (demo_build(settings) or {}).get("lib")
+            info = inspect_library(Path(lib)).version if lib else None
+            if info:
+                out["paddle_version"] = info.paddle_version or ""
+                out["lib_commit"] = info.git_commit or ""
+    except Exception:
+        pass
+    return out
 
 
 def _cpp_device(settings: LabSettings, device: str) -> str:

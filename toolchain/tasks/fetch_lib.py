@@ -101,7 +101,13 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
             from ..probe import collect_report
 
             req, notes = apply_auto(req, collect_report(settings))
-        listing = LibraryList(rows=list_libraries(req), notes=notes)
+        rows = list_libraries(req)
+        if rows:
+            from ..fetch.resolve import runtime_reasons
+
+            notes += [f"best row {rows[0].id}: {line}"
+                      for line in runtime_reasons(req, rows[0], rows)]
+        listing = LibraryList(rows=rows, notes=notes)
         import sys
 
         if not json_ and (plain or not sys.stdout.isatty()):

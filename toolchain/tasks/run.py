@@ -136,11 +136,21 @@ def render_accuracy(con, r) -> None:
     "seed": "seed of the order the sample set is drawn in (default lab.run.seed, 0)",
     "expect_cache_hit": "fail when the TensorRT engine was built instead of loaded from its "
                         "cache (GPU only: refused on the CPU, which has no engine cache)",
+    "trt_disable_ops": "GPU, Python runner: op types kept out of TensorRT, comma-separated "
+                       "(exp_disable_tensorrt_ops, Paddle >= 2.1)",
+    "trt_disable_subgraph": "GPU, Python runner: TensorRT sub-graphs to run natively, named by "
+                            "an output var, comma-separated (exp_disable_tensorrt_subgraph, "
+                            "Paddle >= 3.0)",
+    "trt_inspector": "GPU, Python runner: log each engine's layers and precision "
+                     "(enable_tensorrt_inspector, Paddle >= 2.3, TensorRT >= 8.2)",
+    "cuda_graph": "GPU, Python runner: run the TensorRT engine as a CUDA graph (fixed shapes; "
+                  "Paddle >= 2.5)",
 }, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS,
             "sample_size": flags.SAMPLE_SIZE, "seed": flags.SEED})
 def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, batch_size=None,
         warmup=None, repeats=None, threads=None, device=None, runner=None, hot=False,
-        sample_size=None, seed=None, expect_cache_hit=False, json_=False):
+        sample_size=None, seed=None, expect_cache_hit=False, trt_disable_ops=None,
+        trt_disable_subgraph=None, trt_inspector=False, cuda_graph=False, json_=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
@@ -172,11 +182,27 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     result = run_latency(settings, mdir, precision, device=device, runner=runner,
                          batch_size=rs.batch_size if batch_size is None else batch_size,
                          warmup=warmup, repeats=repeats, threads=threads, data_file=data,
-                         progress=progress_for(not json_), hot=hot, sample_size=sample_size, seed=seed)
+                         progress=progress_for(not json_), hot=hot, sample_size=sample_size,
+                         seed=seed, **_trt_overrides(trt_disable_ops, trt_disable_subgraph,
+                                                     trt_inspector, cuda_graph))
     _note_batch(result, batch_note(data, result.batch_size), json_)
     emit(result, json_, render_latency)
     if expect_cache_hit:
         check_cache_hit(result)
+
+
+def _trt_overrides(disable_ops, disable_subgraph, inspector, cuda_graph) -> dict:
+    """The TensorRT debug flags as PlanOptions fields (only those given)."""
+    out: dict = {}
+    for name, value in (("trt_disable_ops", disable_ops),
+                        ("trt_disable_subgraph", disable_subgraph)):
+        if value:
+            out[name] = tuple(v.strip() for v in str(value).split(",") if v.strip())
+    if inspector:
+        out["trt_inspector"] = True
+    if cuda_graph:
+        out["cuda_graph"] = True
+    return out
 
 
 @lab_task(name="test-acc", help={
