@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
 
 
 def build_demo_against(lib: Path, work: Path, gpu: bool = False) -> dict:
-    from toolchain.demo_build import DemoBuildRequest, build_demo
+    from toolchain.build_demo import DemoBuildRequest, build_demo
     from toolchain.settings import LabSettings
 
     settings = LabSettings.from_mapping({"work_dir": str(work), "lib_dir": str(work / "lib")})

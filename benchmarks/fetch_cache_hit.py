@@ -29,7 +29,7 @@ from fetch_helpers import build_library_archive, mirror_path  # noqa: E402
 from fetch_server import FetchServer  # noqa: E402
 from toolchain.fetch.resolve import LibraryRequest  # noqa: E402
 from toolchain.fetch.run import FetchOptions, fetch_library  # noqa: E402
-from toolchain.manifest import find_recipe  # noqa: E402
+from toolchain.library.manifest import find_recipe  # noqa: E402
 from toolchain.settings import LabSettings  # noqa: E402
 
 ROW = "2.5.2-linux-gpu-cuda10.2-cudnn8.1.1-trt7.2.3.4-gcc8.2-mkl-avx"

@@ -123,7 +123,7 @@ def speedup(settings, name, fp32, int8, thread_options, warmup, repeats, rounds)
     p50 is its best round (the machine is shared: load comes in bursts). After the
     first round, configurations 3x slower than the best of their precision in that round
     are dropped (the non-oneDNN ones: they cannot win)."""
-    from toolchain.runners import run_latency
+    from toolchain.runners.run import run_latency
 
     rows = _configs(thread_options)
     for r in rows:
@@ -174,7 +174,7 @@ def accuracy_and_throughput(settings, train, val, threads, batch, rounds, models
     test-acc images/s against batch / p50 of `run` (best of `rounds` interleaved)."""
     from toolchain.models.zoo import export_model
     from toolchain.quantize import quantize_model
-    from toolchain.runners import run_accuracy, run_latency
+    from toolchain.runners.run import run_accuracy, run_latency
 
     root = settings.work_dir / "models" / "small_cnn"
     if not (root / "fp32" / "model.pdmodel").exists():

@@ -54,11 +54,11 @@ def main(argv=None) -> int:
               "cpp runner against the stand-in SDK and an independent numpy computation.")
         return 2
 
-    from toolchain.demo_build.plan import DemoBuildRequest
-    from toolchain.demo_build.run import build_demo
-    from toolchain.library import validate_library
+    from toolchain.build_demo.plan import DemoBuildRequest
+    from toolchain.build_demo.run import build_demo
+    from toolchain.library.installed import validate_library
     from toolchain.models.zoo import default_data_file, default_model_dir
-    from toolchain.runners import run_accuracy, run_latency
+    from toolchain.runners.run import run_accuracy, run_latency
     from toolchain.state import demo_build, save_demo_build, set_current_library
 
     settings = LabSettings.from_mapping({"work_dir": args.work_dir,

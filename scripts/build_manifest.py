@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolchain.manifest_build import MATRIX_PATH, build_manifest  # noqa: E402
+from toolchain.library.manifest_build import MATRIX_PATH, build_manifest  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

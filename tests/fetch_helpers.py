@@ -13,7 +13,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from toolchain.manifest import LibraryRecipe
+from toolchain.library.manifest import LibraryRecipe
 
 
 def version_txt_for(row: LibraryRecipe, **override: str) -> str:

@@ -22,7 +22,7 @@ from toolchain.bench.tails import (FLOORS, INTERPOLATED, ORDER_STATISTIC, cov, n
 from toolchain.bench.stability import (MAX_ROUNDS, STABLE, TIME_BUDGET, Stability,
                                        StabilityRule, is_stable, measure_interleaved, spread)
 from toolchain.errors import LabError
-from toolchain.probe.machine import MachineReading
+from toolchain.doctor.machine import MachineReading
 from toolchain.runners.result import LatencyStats, RunResult
 
 

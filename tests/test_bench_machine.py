@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toolchain.probe.machine import (BusyRule, CpuSnapshot, GpuState, MachineReading,
+from toolchain.doctor.machine import (BusyRule, CpuSnapshot, GpuState, MachineReading,
                                      MachineSampler, busy_reasons, parse_cpufreq_mhz,
                                      parse_loadavg, parse_pid_stat, parse_proc_stat,
                                      parse_smi_q_state, parse_smi_query_state, reason_names,
@@ -89,7 +89,7 @@ def test_cpufreq_khz_to_mhz():
 # ---- the busy rule on readings (pure: robust wherever the tests run) ---------------------
 
 def _snap(at, total, idle, steal, own):
-    from toolchain.probe.machine import CpuTimes
+    from toolchain.doctor.machine import CpuTimes
     return CpuSnapshot(at, CpuTimes(total, idle, steal), own)
 
 

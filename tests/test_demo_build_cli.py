@@ -15,7 +15,7 @@ import pytest
 from conftest import run_invoke
 from demo_helpers import (demo_1x, demo_2x, expected_accuracy, last_json, make_images,  # noqa: F401
                           run_demo, standin_model, write_bin)
-from toolchain.demo_build import check_binary
+from toolchain.build_demo import check_binary
 from toolchain.settings import LabSettings
 from toolchain.state import set_current_library
 
@@ -140,7 +140,7 @@ def test_build_demo_reports_cmake_errors(lab_env, demo_2x, tmp_path):
 @pytest.mark.parametrize("generator, unit", [("Ninja", "steps"), ("Unix Makefiles", "percent")])
 def test_build_demo_reports_the_build_steps(lab_env, request, tmp_path, generator, unit):
     """Ninja's [n/m] lines as steps (the target as the note), make's [ nn%] as a percentage."""
-    from toolchain.demo_build import DemoBuildRequest, build_demo
+    from toolchain.build_demo import DemoBuildRequest, build_demo
     from toolchain.progress import RecordingProgress
 
     if generator == "Ninja" and shutil.which("ninja") is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from toolchain.demo_build import DemoBuildRequest, explain, parse_ldd, plan_demo_build
-from toolchain.demo_build.plan import header_api
+from toolchain.build_demo import DemoBuildRequest, explain, parse_ldd, plan_demo_build
+from toolchain.build_demo.plan import header_api
 
 # Real ldd output of a demo binary on this machine, plus the two failure forms
 # ldd prints (a missing library; a libstdc++ too old for the binary).
@@ -107,7 +107,7 @@ def test_header_api(tmp_path):
 def test_clean_removes_only_build_folders(tmp_path):
     import pytest
 
-    from toolchain.demo_build.run import _clean
+    from toolchain.build_demo.run import _clean
     from toolchain.errors import LabError
 
     build = tmp_path / "build"

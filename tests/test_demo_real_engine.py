@@ -16,7 +16,7 @@ import pytest
 from demo_helpers import cmake_build, last_json, run_demo, write_bin
 from standin_sdk.wheel import (build_wheel_sdk, export_test_model, python_config,
                                wheel_sdk_unavailable)
-from toolchain.demo_build import check_binary
+from toolchain.build_demo import check_binary
 
 pytestmark = pytest.mark.slow
 

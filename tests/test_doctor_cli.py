@@ -104,7 +104,7 @@ def test_report_schema_matches_the_h100_capture():
     """tests/fixtures/probe/h100_doctor.json is `invoke doctor --json` from a real H100
     machine; lock/verify and bench read these keys, so they must not drift silently."""
     from probe_helpers import PROBE_FIXTURES
-    from toolchain.probe import ProbeReport
+    from toolchain.doctor import ProbeReport
 
     captured = json.loads((PROBE_FIXTURES / "h100_doctor.json").read_text())
     assert set(ProbeReport().to_dict()) == set(captured)
@@ -118,7 +118,7 @@ def test_table_keeps_every_column_readable_with_long_item_names():
     Item column must fold it, not squeeze Value and Source to nothing."""
     from rich.console import Console
 
-    from toolchain.probe.report import Finding, ProbeReport, Verdict
+    from toolchain.doctor.report import Finding, ProbeReport, Verdict
     from toolchain.tasks.doctor import render_report
 
     long_dir = "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/include"

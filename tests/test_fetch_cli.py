@@ -21,8 +21,8 @@ from fetch_helpers import (MALICIOUS_KINDS, build_library_archive, malicious_mem
 from fetch_server import FetchServer
 from toolchain.errors import LabError
 from toolchain.fetch.extract import install_archive, safe_extract
-from toolchain.lockfile import load_lock, save_lock
-from toolchain.manifest import find_recipe
+from toolchain.lock.file import load_lock, save_lock
+from toolchain.library.manifest import find_recipe
 
 ROW_102 = "2.5.2-linux-gpu-cuda10.2-cudnn8.1.1-trt7.2.3.4-gcc8.2-mkl-avx"
 ROW_1X = "1.6.3-linux-cpu-mkl-avx"
@@ -240,7 +240,7 @@ def test_bad_input_one_clear_message(lab_env, args, needle):
 
 def test_auto_uses_the_real_probe(lab_env):
     """--auto on this machine (GPU or not): the choice is explained and fits the probe."""
-    from toolchain.probe import collect_report
+    from toolchain.doctor import collect_report
     from toolchain.settings import LabSettings
 
     proc = fetch(lab_env, "--auto", "--dry-run", "--json", check=True)

@@ -18,7 +18,7 @@ from fetch_helpers import build_library_archive
 from toolchain.errors import LabError
 from toolchain.fetch.extract import (PATH_MAX, ExtractLimits, install_archive, plan_tar,
                                      safe_extract)
-from toolchain.manifest import find_recipe
+from toolchain.library.manifest import find_recipe
 
 ROW = "2.5.2-linux-gpu-cuda10.2-cudnn8.1.1-trt7.2.3.4-gcc8.2-mkl-avx"
 

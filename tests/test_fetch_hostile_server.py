@@ -18,8 +18,8 @@ from fetch_helpers import build_library_archive, mirror_path
 from fetch_server import FetchServer
 from toolchain.errors import LabError
 from toolchain.fetch.download import download
-from toolchain.lockfile import load_lock
-from toolchain.manifest import find_recipe
+from toolchain.lock.file import load_lock
+from toolchain.library.manifest import find_recipe
 
 ROW = "2.5.2-linux-gpu-cuda10.2-cudnn8.1.1-trt7.2.3.4-gcc8.2-mkl-avx"
 
@@ -198,7 +198,7 @@ def test_force_downloads_again_and_says_what_it_re_pins(lab_env, mirror):
 
 
 def test_size_mismatch_names_the_lock_entry(lab_env, mirror):
-    from toolchain.lockfile import save_lock
+    from toolchain.lock.file import save_lock
 
     row = find_recipe(ROW)
     build_library_archive(mirror.root / mirror_path(row).lstrip("/"), row)

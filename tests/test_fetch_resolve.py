@@ -10,7 +10,7 @@ import pytest
 from toolchain.errors import LabError
 from toolchain.fetch.plan import mirror_url, render_script
 from toolchain.fetch.resolve import LibraryRequest, apply_auto, filter_rows, resolve
-from toolchain.manifest import load_manifest
+from toolchain.library.manifest import load_manifest
 
 ROWS = load_manifest()
 
@@ -128,7 +128,7 @@ def test_dry_run_script_is_pasteable(tmp_path):
 
 
 def test_auto_with_the_real_probe_report_class():
-    from toolchain.probe import ProbeReport
+    from toolchain.doctor import ProbeReport
 
     report = ProbeReport()
     report.driver_cuda_max, report.cudnn_version = "11.4", "8.2.1"

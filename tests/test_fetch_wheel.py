@@ -21,8 +21,8 @@ import pytest
 from conftest import run_invoke
 from toolchain.errors import LabError
 from toolchain.fetch import wheel as W
-from toolchain.lab_lock import sha256_file
-from toolchain.library import parse_version_txt
+from toolchain.lock.collect import sha256_file
+from toolchain.library.installed import parse_version_txt
 from toolchain.settings import LabSettings
 
 BASE_PYTHON = getattr(sys, "_base_executable", None)

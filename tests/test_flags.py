@@ -164,7 +164,7 @@ def _bin_dataset(path, count):
 
 
 def test_batch_larger_than_the_dataset_is_named(tmp_path):
-    from toolchain.runners import batch_note
+    from toolchain.runners.run import batch_note
 
     data = _bin_dataset(tmp_path / "three.bin", 3)
     assert batch_note(data, 3) is None and batch_note(None, 64) is None

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, run_invoke
 from toolchain.errors import LabError
-from toolchain.lockfile import library_entry, load_lock, save_lock, set_library_entry
+from toolchain.lock.file import library_entry, load_lock, save_lock, set_library_entry
 from toolchain.results import JsonResult
 from toolchain.runners.result import LatencyStats, percentile
 from toolchain.settings import LabSettings

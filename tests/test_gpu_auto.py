@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from toolchain.fetch.resolve import LibraryRequest, apply_auto, resolve
 from toolchain.fetch.run import list_libraries
-from toolchain.manifest import load_manifest
+from toolchain.library.manifest import load_manifest
 
 ROWS = load_manifest()
 

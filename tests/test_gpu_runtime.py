@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from toolchain.errors import LabError
-from toolchain.library import inspect_library
-from toolchain.probe.report import ProbeReport
-from toolchain.probe.runtime import (SUPPORT_PATH, check_library, host_runtime_dirs,
+from toolchain.library.installed import inspect_library
+from toolchain.doctor.report import ProbeReport
+from toolchain.doctor.runtime import (SUPPORT_PATH, check_library, host_runtime_dirs,
                                      parse_elf_dynamic, read_elf_dynamic, required_sonames,
                                      scan_runtime_dirs)
-from toolchain.probe.verdicts import judge, load_rules
+from toolchain.doctor.verdicts import judge, load_rules
 
 SUPPORT = load_rules(SUPPORT_PATH)
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
@@ -205,8 +205,8 @@ def test_host_paths_are_not_touched_when_nothing_is_there(tmp_path):
 
 @needs_gxx
 def test_collect_runtime_records_host_sonames_and_the_librarys_needs(tmp_path):
-    from toolchain.probe.collectors import collect_library
-    from toolchain.probe.runtime import collect_runtime
+    from toolchain.doctor.collectors import collect_library
+    from toolchain.doctor.runtime import collect_runtime
 
     lib = build_gpu_library(tmp_path / "lib", ["libcudart.so.12"])
     site = tmp_path / "site-packages"

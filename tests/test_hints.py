@@ -90,7 +90,7 @@ def test_no_model_chain_leads_to_an_export_that_works(lab_env, tmp_path):
 def test_library_hints_name_the_offline_first_step(tmp_path):
     """validate_library (a --lib that is not a library) and doctor's layout check."""
     from toolchain.errors import LabError
-    from toolchain.library import validate_library
+    from toolchain.library.installed import validate_library
 
     with pytest.raises(LabError) as err:
         validate_library(tmp_path)

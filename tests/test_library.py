@@ -1,11 +1,11 @@
-"""toolchain.library: version.txt in every published format, both layouts."""
+"""toolchain.library.installed: version.txt in every published format, both layouts."""
 
 from __future__ import annotations
 
 import pytest
 
 from toolchain.errors import LabError
-from toolchain.library import (inspect_library, parse_version_txt, validate_library,
+from toolchain.library.installed import (inspect_library, parse_version_txt, validate_library,
                                version_mismatches)
 
 # Verbatim examples from the official docs (paddle_lib_notes.md §6.2).

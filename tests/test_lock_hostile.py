@@ -25,7 +25,7 @@ from lab_fixture import lab_env
 from toolchain import __version__
 from toolchain.errors import LabError
 from toolchain.fsio import atomic_write_bytes
-from toolchain.lockfile import SCHEMA, load_lock, save_lock
+from toolchain.lock.file import SCHEMA, load_lock, save_lock
 from toolchain.state import write_json_atomic
 
 GOOD_SHA = "ab" * 32

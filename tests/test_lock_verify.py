@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_invoke
 from lab_fixture import build_lab, lab_env, lab_settings
-from toolchain.lockfile import load_lock, save_lock, set_library_entry
+from toolchain.lock.file import load_lock, save_lock, set_library_entry
 from toolchain.state import save_demo_build, demo_build, set_current_library
 
 ROW = "3.0.0-gpu-cuda12.6-trt10.5"
@@ -264,7 +264,7 @@ def test_a_rebuilt_demo_binary_warns_and_strict_fails(lab):
 def test_fetch_lib_locked_takes_the_row_the_lock_pins(tmp_path):
     """The lock's [library] row_id and the kept [libraries] checksum are what
     `invoke fetch-lib --locked` uses (a dry run, no network)."""
-    from toolchain.manifest import load_manifest
+    from toolchain.library.manifest import load_manifest
 
     row = next(r for r in load_manifest() if r.id.startswith("3.0.0-linux-gpu"))
     env = lab_env(tmp_path)

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from conftest import ROOT
-from toolchain.manifest import MANIFEST_PATH, load_manifest, parse_manifest
-from toolchain.manifest_build import MATRIX_PATH, build_manifest, build_rows, load_matrix, row_id
+from toolchain.library.manifest import MANIFEST_PATH, load_manifest, parse_manifest
+from toolchain.library.manifest_build import MATRIX_PATH, build_manifest, build_rows, load_matrix, row_id
 
 
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import H100_FIXTURES
 from probe_helpers import (PROBE_FIXTURES, h100_smi, install_standin_nvidia_smi,
                            make_cuda_root, make_library, make_trt_root, p4_470_smi, write)
-from toolchain.probe import collect_report, host_summary
-from toolchain.probe.parsers import parse_ldconfig
-from toolchain.probe.sources import run_tool
+from toolchain.doctor import collect_report, host_summary
+from toolchain.doctor.parsers import parse_ldconfig
+from toolchain.doctor.sources import run_tool
 from toolchain.settings import LabSettings
 
 

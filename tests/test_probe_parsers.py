@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import FIXTURES, H100_FIXTURES
-from toolchain.probe import parsers as p
+from toolchain.doctor import parsers as p
 
 PROBE = FIXTURES / "probe"
 
@@ -242,7 +242,7 @@ def test_unreachable_gpu_end_to_end(tmp_path, monkeypatch):
     import os
 
     from probe_helpers import install_standin_nvidia_smi
-    from toolchain.probe import collect_report
+    from toolchain.doctor import collect_report
     from toolchain.settings import LabSettings
 
     for name in ("CUDA_HOME", "TENSORRT_ROOT", "CUDNN_ROOT"):

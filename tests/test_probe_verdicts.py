@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.probe.nvidia import capability_from_name
-from toolchain.probe.report import Finding, ProbeReport
-from toolchain.probe.verdicts import (SUPPORT_PATH, driver_fits_cuda, judge, load_rules,
+from toolchain.doctor.nvidia import capability_from_name
+from toolchain.doctor.report import Finding, ProbeReport
+from toolchain.doctor.verdicts import (SUPPORT_PATH, driver_fits_cuda, judge, load_rules,
                                       trt_min_cc)
 
 RULES = load_rules()

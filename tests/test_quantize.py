@@ -15,7 +15,7 @@ from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
 from toolchain.models.zoo import export_model
 from toolchain.quantize import quantize_model
-from toolchain.runners import run_accuracy
+from toolchain.runners.run import run_accuracy
 
 
 @pytest.mark.slow

@@ -124,7 +124,7 @@ def test_help_documents_every_flag(invoke_cli):
 def test_run_and_test_acc_report_their_progress(request):
     """The timing loop reports each timed batch, the scoring loop the images it scored."""
     from toolchain.progress import RecordingProgress
-    from toolchain.runners import run_accuracy, run_latency
+    from toolchain.runners.run import run_accuracy, run_latency
 
     lab = request.getfixturevalue("trained_lab")
     rec = RecordingProgress()

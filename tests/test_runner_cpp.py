@@ -18,7 +18,7 @@ from demo_helpers import (demo_2x, expected_accuracy, make_images,  # noqa: F401
 from runner_helpers import lab_settings
 from standin_sdk import standin_predict
 from toolchain.errors import LabError
-from toolchain.runners import run_accuracy, run_latency
+from toolchain.runners.run import run_accuracy, run_latency
 from toolchain.runners.cpp import parse_demo_output, read_predictions
 from toolchain.runners.select import select_runner
 from toolchain.state import save_demo_build, set_current_library

@@ -12,7 +12,7 @@ import runner_helpers
 from runner_helpers import lab_settings
 from toolchain.data.binfmt import DatasetReader
 from toolchain.errors import LabError
-from toolchain.runners import run_accuracy, run_latency
+from toolchain.runners.run import run_accuracy, run_latency
 from toolchain.runners.configplan import PlanOptions, config_plan
 from toolchain.runners.python_engine import (apply_plan, batch_indices, engine_cache_state,
                                              import_paddle, peak_rss_mb, reset_peak_rss,

@@ -80,7 +80,7 @@ def test_failure_then_resume_then_registered(tmp_path, lab_env, standin_repo):
     assert current["row_id"] == "build-v3.0.0-cpu"
     assert current["commit"] == result["commit"] and len(result["commit"]) == 40
     assert result["library_info"]["family"] == "paddle_inference"
-    from toolchain.library import validate_library
+    from toolchain.library.installed import validate_library
 
     assert validate_library(lib).version.paddle_version == "3.0.0"
     assert not list(lib.parent.glob(".*partial"))
@@ -155,10 +155,10 @@ def test_steps_report_their_progress_and_skips_are_noted(tmp_path, standin_repo)
     the steps it skips."""
     from toolchain.progress import RecordingProgress
     from toolchain.settings import LabSettings
-    from toolchain.srcbuild.executor import execute_plan
-    from toolchain.srcbuild.facts import load_build_facts
-    from toolchain.srcbuild.plan import plan_build
-    from toolchain.srcbuild.request import resolve_request
+    from toolchain.build_lib.executor import execute_plan
+    from toolchain.build_lib.facts import load_build_facts
+    from toolchain.build_lib.plan import plan_build
+    from toolchain.build_lib.request import resolve_request
 
     build = tmp_path / "b18"
     (build / "third_party" / "gflags").mkdir(parents=True)

@@ -10,9 +10,9 @@ import pytest
 from standin_paddle_src import create_standin_paddle_repo
 from toolchain.errors import LabError
 from toolchain.settings import LabSettings
-from toolchain.srcbuild.executor import StepFailed, _Log, _run_step, execute_plan, failure_hints
-from toolchain.srcbuild.facts import load_build_facts
-from toolchain.srcbuild.plan import BuildRequest, Step, plan_build
+from toolchain.build_lib.executor import StepFailed, _Log, _run_step, execute_plan, failure_hints
+from toolchain.build_lib.facts import load_build_facts
+from toolchain.build_lib.plan import BuildRequest, Step, plan_build
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 
 from toolchain.errors import LabError
 from toolchain.settings import LabSettings
-from toolchain.srcbuild.facts import load_build_facts, version_from_ref
-from toolchain.srcbuild.plan import BuildRequest, parse_cuda_arch, plan_build, render_script
-from toolchain.srcbuild.request import default_jobs, resolve_request
+from toolchain.build_lib.facts import load_build_facts, version_from_ref
+from toolchain.build_lib.plan import BuildRequest, parse_cuda_arch, plan_build, render_script
+from toolchain.build_lib.request import default_jobs, resolve_request
 
 # Paddle's documented build commands (../shared/reference/paddle_api_notes.md):
 # 1.8 - PaddleSlim demo/quant/deploy/TensorRT README (section 1.2)
@@ -125,8 +125,8 @@ def test_gpu_build_without_trt_root_plans_a_script_that_asks_for_it(tmp_path, fa
     unset; the executor refuses to run such a plan."""
     import subprocess
 
-    from toolchain.srcbuild.executor import execute_plan
-    from toolchain.srcbuild.plan import TRT_UNSET
+    from toolchain.build_lib.executor import execute_plan
+    from toolchain.build_lib.plan import TRT_UNSET
 
     plan = plan_build(make_request(tmp_path, "v3.0.0", "3.x", trt_root=None), facts)
     assert plan.cmake_defines["TENSORRT_ROOT"] == TRT_UNSET

@@ -10,9 +10,9 @@ import pytest
 
 from srcbuild_helpers import make_cuda_root, make_gcc_bin, make_trt_root
 from toolchain.settings import BuildSettings
-from toolchain.srcbuild.facts import load_build_facts, version_from_ref
-from toolchain.srcbuild.plan import BuildRequest, plan_build
-from toolchain.srcbuild.preflight import (FAIL, OK, WARN, check_enterprise_macros,
+from toolchain.build_lib.facts import load_build_facts, version_from_ref
+from toolchain.build_lib.plan import BuildRequest, plan_build
+from toolchain.build_lib.preflight import (FAIL, OK, WARN, check_enterprise_macros,
                                           inspect_tensorrt_root, run_preflight)
 
 BUILD = BuildSettings(disk_warn_gb=0, disk_fail_gb=0, memory_gb_per_job=3)
@@ -190,7 +190,7 @@ def test_enterprise_macro_headers_need_a_tensorrt_cmake_that_reads_them(tmp_path
 def test_missing_cudnn_fails(tmp_path, facts, tools, monkeypatch):
     make_trt_root(tmp_path / "trt", "8.6.1.6")
     make_cuda_root(tmp_path / "cuda", "12.0.140", cudnn=None)
-    import toolchain.srcbuild.preflight as pf
+    import toolchain.build_lib.preflight as pf
 
     monkeypatch.setattr(pf, "SYSTEM_CUDNN_DIRS", [])   # this host's own cuDNN, if any, aside
     plan = plan_for(tmp_path, "v2.6.2", facts, cuda_root=tmp_path / "cuda")

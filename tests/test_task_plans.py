@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from toolchain.errors import LabError
-from toolchain.lab_hosts import plan_lab
+from toolchain.hosts.remote import plan_lab
 from toolchain.models.zoo import plan_export
 from toolchain.settings import LabSettings
 

@@ -9,14 +9,15 @@ import time
 
 import pytest
 
-from toolchain import lab_hosts
+from toolchain.hosts import remote as lab_hosts
 from toolchain.errors import LabError
-from toolchain.lab_hosts import (HostOutcome, flatten_json, host_differences, parse_address,
-                                 remote_command, resolve_hosts)
-from toolchain.lab_lock import flatten_lock, item_name, portable, sha256_file
-from toolchain.lockfile import load_lock, save_lock
+from toolchain.hosts.diff import flatten_json, host_differences
+from toolchain.hosts.remote import HostOutcome
+from toolchain.hosts.spec import parse_address, remote_command, resolve_hosts
+from toolchain.lock.collect import flatten_lock, item_name, portable, sha256_file
+from toolchain.lock.file import load_lock, save_lock
 from toolchain.settings import HostDefaults, LabSettings
-from toolchain.verify import compare
+from toolchain.lock.compare import compare
 
 
 def test_item_names_quote_file_paths_and_survive_toml(tmp_path):

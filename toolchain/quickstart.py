@@ -189,7 +189,7 @@ class Pipeline:
 def _doctor(p: Pipeline) -> None:
     t0 = time.monotonic()
     try:
-        from .probe import collect_report
+        from .doctor import collect_report
     except ImportError as err:
         p.note("doctor", SKIPPED, f"probe not available ({err})")
         return
@@ -300,8 +300,8 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
                 "builds the C++ demo and benches through it)")
         p.note("build-demo", SKIPPED, "no Paddle Inference C++ library: python runner")
         return note
-    from .demo_build import DEMO_SOURCE, DemoBuildRequest, build_demo
-    from .demo_build.run import make_plan
+    from .build_demo import DEMO_SOURCE, DemoBuildRequest, build_demo
+    from .build_demo.run import make_plan
 
     t0 = time.monotonic()
     try:

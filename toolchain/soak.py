@@ -190,7 +190,7 @@ def soak(settings: LabSettings, model_dir, precision: str = "fp32", device: str 
          progress: ProgressSink = NO_PROGRESS, write_files: bool = True) -> SoakResult:
     """Run the soak and (write_files) write soak.json and soak.png to `out`
     (default <results_dir>/soak-<UTC timestamp>)."""
-    from .runners import python_engine_spec
+    from .runners.run import python_engine_spec
     from .runners.python_engine import Engine, load_sample_set, proc_status_kb
     from .runners.result import LatencyStats
 

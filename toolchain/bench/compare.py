@@ -3,7 +3,7 @@
 Each p50 change gets a verdict: "noise" when it lies within the combined noise of
 both runs (half the spread of each run's window p50s, added), "change" outside it,
 and "not comparable: machine busy" when either run measured that row on a busy
-machine (see toolchain.probe.machine) whatever the numbers say.
+machine (see toolchain.doctor.machine) whatever the numbers say.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def library_info(settings: LabSettings) -> dict[str, Any]:
 def probe_info(settings: LabSettings, lib: str | None) -> dict[str, Any]:
     """Host, GPU, driver, CUDA, cuDNN, TensorRT from the doctor probe."""
     try:
-        from ..probe import collect_report, host_summary
+        from ..doctor import collect_report, host_summary
     except ImportError as err:
         return {"host": _fallback_host(), "software": {"error": f"probe unavailable: {err}"}}
     out: dict[str, Any] = {}

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..probe.machine import BusyRule
+from ..doctor.machine import BusyRule
 from ..results import JsonResult
 from .compare import Comparison
 from .gates import GateResult

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..results import JsonResult
-from ..probe.machine import MachineReading
+from ..doctor.machine import MachineReading
 from ..runners.result import LatencyStats
 from .stability import Stability
 from .tails import Tail

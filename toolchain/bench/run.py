@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from .. import flags
 from ..errors import LabError
-from ..probe.machine import MachineReading, MachineSampler
+from ..doctor.machine import MachineReading, MachineSampler
 from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
 from ..settings import BenchSettings, LabSettings
@@ -268,7 +268,7 @@ def _out_dir(settings: LabSettings, req: BenchRequest, now: _dt.datetime) -> Pat
 def _accuracy(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_file: Path,
               say: Callable) -> dict[str, RunResult]:
     """top-1/top-5 per precision, once per model (the same for every batch size)."""
-    from ..runners import run_accuracy
+    from ..runners.run import run_accuracy
 
     out = {}
     threads_kw = {"threads": req.threads} if req.threads else {}
@@ -297,7 +297,7 @@ def _parity(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_
     """The python runner on the same model and dataset as the C++ rows: predictions and
     top-1 must agree exactly; p50 latency difference with its noise (half the spread of
     each runner's window p50s, the larger of the two)."""
-    from ..runners import run_accuracy, run_latency
+    from ..runners.run import run_accuracy, run_latency
 
     threads_kw = {"threads": req.threads} if req.threads else {}
     checks = []
@@ -366,7 +366,7 @@ def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batc
              data_file: Path | None, say: Callable) -> tuple[dict, dict]:
     """Interleaved latency windows of every precision until stable (see stability.py),
     each with the machine's state over it (readings: one per window, in order)."""
-    from ..runners import run_latency
+    from ..runners.run import run_latency
 
     threads_kw = {"threads": req.threads} if req.threads else {}
     reps = {p: req.repeats for p in req.precisions}

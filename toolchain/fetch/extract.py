@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 
 from ..errors import LabError
 from ..fsio import swap_in_directory
-from ..library import InstalledLibrary, library_root, validate_library
+from ..library.installed import InstalledLibrary, library_root, validate_library
 
 MARKER = ".fetch-lib.json"
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096

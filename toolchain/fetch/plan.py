@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import LabError
-from ..manifest import LibraryRecipe
+from ..library.manifest import LibraryRecipe
 from ..results import JsonResult
 from ..shellscript import ShellScript
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from .. import versions
 from ..errors import LabError
-from ..manifest import LibraryRecipe
+from ..library.manifest import LibraryRecipe
 from ..results import JsonResult
 
 DEVICES = ("cpu", "gpu", "jetson")
@@ -229,8 +229,8 @@ def missing_runtime(req: LibraryRequest, row: LibraryRecipe) -> list:
     """The RuntimeNeeds of `row` absent from req.host_sonames ([] when not probed)."""
     if req.host_sonames is None or row.device == "cpu":
         return []
-    from ..probe.runtime import SUPPORT_PATH, required_sonames
-    from ..probe.verdicts import load_rules
+    from ..doctor.runtime import SUPPORT_PATH, required_sonames
+    from ..doctor.verdicts import load_rules
 
     needs = required_sonames(row.cuda, row.cudnn, row.tensorrt, load_rules(SUPPORT_PATH))
     return [n for n in needs if n.soname not in req.host_sonames]

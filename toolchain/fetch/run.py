@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from ..library import LibraryVersionInfo, version_mismatches
-from ..lockfile import library_entry, load_lock, save_lock, set_library_entry
-from ..manifest import LibraryRecipe, find_recipe, load_manifest
+from ..library.installed import LibraryVersionInfo, version_mismatches
+from ..lock.file import library_entry, load_lock, save_lock, set_library_entry
+from ..library.manifest import LibraryRecipe, find_recipe, load_manifest
 from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
 from ..settings import FetchSettings, LabSettings
@@ -80,7 +80,7 @@ def choose_row(settings: LabSettings, req: LibraryRequest, opts: FetchOptions,
     notes: list[str] = []
     if opts.auto:
         if report is None:
-            from ..probe import collect_report  # imported only for --auto
+            from ..doctor import collect_report  # imported only for --auto
 
             report = collect_report(settings)
         req, notes = apply_auto(req, report)
@@ -231,7 +231,7 @@ def fetch_library(settings: LabSettings, req: LibraryRequest, opts: FetchOptions
 def _fetch_locked(settings: LabSettings, plan: FetchPlan, opts: FetchOptions,
                   cache: ArtifactCache, cfg: FetchSettings, result: FetchResult, old_pin: dict
                   ) -> FetchResult:
-    from ..library import inspect_library
+    from ..library.installed import inspect_library
     from .extract import install_archive, installed_marker
 
     row = plan.row
@@ -370,7 +370,7 @@ def _verify(settings: LabSettings, plan: FetchPlan, sha: str, md5: str | None, s
 
 def _finish(settings: LabSettings, result: FetchResult, plan: FetchPlan, sha: str,
             size: int | None, status: str, cache_hit: bool) -> FetchResult:
-    from ..library import inspect_library
+    from ..library.installed import inspect_library
     from ..state import set_current_library
 
     set_current_library(settings, plan.install_dir, plan.row.id, "fetch", sha256=sha,

@@ -567,7 +567,7 @@ def fetch_from_wheel(settings, gpu: bool = False, dry_run: bool = False, progres
                      python: str | Path | None = None):
     """fetch-lib --from-wheel: assemble under <lib_dir>/paddle_inference-wheel-<version>[-gpu],
     prove, then register like a downloaded library (current library, lock entry)."""
-    from ..lockfile import load_lock, save_lock, set_library_entry
+    from ..lock.file import load_lock, save_lock, set_library_entry
     from ..state import set_current_library
     from .run import FetchResult
 
@@ -585,7 +585,7 @@ def fetch_from_wheel(settings, gpu: bool = False, dry_run: bool = False, progres
     _writable_or_error(Path(settings.lock_file).resolve().parent, "lock file's folder")
     lib = assemble_wheel_library(dest, gpu=gpu, python=python, cache_dir=settings.cache_dir,
                                  progress=progress)
-    from ..library import inspect_library
+    from ..library.installed import inspect_library
 
     size = Path(info.libpaddle).stat().st_size
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -148,7 +148,7 @@ def cpu_plan(precision: str, model_kind: str, opts: PlanOptions) -> list[Call]:
 
 
 def _features() -> dict:
-    from ..probe.verdicts import SUPPORT_PATH, load_rules
+    from ..doctor.verdicts import SUPPORT_PATH, load_rules
 
     return load_rules(SUPPORT_PATH).get("paddle_trt_features", {})
 

@@ -20,7 +20,7 @@ def demo_binaries(record: dict | None) -> dict[str, Path]:
 
 def demo_next_step(settings: LabSettings) -> str:
     """The first command towards a usable demo build from where this lab is."""
-    from ..library import first_library_steps
+    from ..library.installed import first_library_steps
     from ..state import current_library
 
     current = current_library(settings)

@@ -38,7 +38,7 @@ def build_demo(c, lib=None, gpu=False, cpu=False, trt_root=None, cuda_root=None,
     """
     from pathlib import Path
 
-    from ..demo_build import DemoBuildRequest, build_demo as run_build, resolve_library
+    from ..build_demo import DemoBuildRequest, build_demo as run_build, resolve_library
     from ..errors import LabError
     from ..settings import LabSettings
     from .progress import progress_for

@@ -59,10 +59,10 @@ def build_lib(c, ref=None, src=None, repo=None, era=None, gpu=False, cpu=False, 
     See docs/build-lib.md.
     """
     from ..settings import LabSettings
-    from ..srcbuild.facts import load_build_facts
-    from ..srcbuild.plan import plan_build, render_script
-    from ..srcbuild.preflight import preflight_error, preflight_summary, run_preflight
-    from ..srcbuild.request import parse_request
+    from ..build_lib.facts import load_build_facts
+    from ..build_lib.plan import plan_build, render_script
+    from ..build_lib.preflight import preflight_error, preflight_summary, run_preflight
+    from ..build_lib.request import parse_request
 
     settings = LabSettings.from_context(c)
     facts = load_build_facts()
@@ -98,7 +98,7 @@ def build_lib(c, ref=None, src=None, repo=None, era=None, gpu=False, cpu=False, 
     if not report.ok:
         raise preflight_error(report)
 
-    from ..srcbuild.executor import execute_plan
+    from ..build_lib.executor import execute_plan
     from .progress import progress_for
 
     result = execute_plan(plan, settings, facts, trt_version=report.versions.get("tensorrt"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from toolchain import flags
-from toolchain.cli import lab_task
+from .. import flags
+from ..cli import lab_task
 
 STATUS_STYLE = {"found": "", "not found": "dim", "unparsed": "yellow", "rejected": "yellow",
                 "timeout": "red", "error": "red"}
@@ -30,10 +30,10 @@ def doctor(c, json_=False, strict=False, lib=None, cuda_root=None, trt_root=None
     """
     from pathlib import Path
 
-    from toolchain.cli import emit
-    from toolchain.errors import LabError
-    from toolchain.probe import collect_report
-    from toolchain.settings import LabSettings
+    from ..cli import emit
+    from ..errors import LabError
+    from ..doctor import collect_report
+    from ..settings import LabSettings
 
     settings = LabSettings.from_context(c)
     if lib is not None and not Path(lib).expanduser().is_dir():
@@ -58,7 +58,7 @@ def render_report(console, report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from toolchain.probe.report import SECTION_TITLES, SECTIONS
+    from ..doctor.report import SECTION_TITLES, SECTIONS
 
     table = Table(title="invoke doctor", title_justify="left", show_lines=False)
     # Item names can hold long paths (pip's nvidia/cudnn/include): fold them

@@ -98,7 +98,7 @@ def fetch_lib(c, paddle=None, cuda=None, cudnn=None, trt=None, gcc=None, cpu=Fal
 
         notes: list[str] = []
         if auto:
-            from ..probe import collect_report
+            from ..doctor import collect_report
 
             req, notes = apply_auto(req, collect_report(settings))
         rows = list_libraries(req)

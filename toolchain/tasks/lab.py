@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from toolchain import flags
-from toolchain.cli import emit, lab_task
+from .. import flags
+from ..cli import emit, lab_task
 
 
 @contextmanager
 def _hash_progress(settings, enabled: bool):
     """A bar (on stderr) over the bytes the lock hashes; yields on_bytes (None: no bar)."""
-    from toolchain.lab_lock import expected_bytes
-    from toolchain.progress import NO_PROGRESS
-    from toolchain.tasks.progress import progress_for
+    from ..lock.collect import expected_bytes
+    from ..progress import NO_PROGRESS
+    from .progress import progress_for
 
     sink = progress_for(enabled)
     total = expected_bytes(settings) if sink is not NO_PROGRESS else 0
@@ -43,7 +43,7 @@ def _render_lock(con, result) -> None:
     table = Table(title=f"lock written: {escape(str(result.path))}")
     table.add_column("table")
     table.add_column("items", justify="right")
-    from toolchain.lab_lock import COMPARED_TABLES, flatten_lock
+    from ..lock.collect import COMPARED_TABLES, flatten_lock
 
     flat = flatten_lock(result.data)
     for name in COMPARED_TABLES:
@@ -81,8 +81,8 @@ def lock(c, out=None, json_=False):
     """
     from pathlib import Path
 
-    from toolchain.lab_lock import write_lock
-    from toolchain.settings import LabSettings
+    from ..lock.collect import write_lock
+    from ..settings import LabSettings
 
     settings = LabSettings.from_context(c)
     with _hash_progress(settings, not json_) as on_bytes:
@@ -144,9 +144,9 @@ def verify(c, lock=None, json_=False, strict=False, all_=False):
     """
     from pathlib import Path
 
-    from toolchain.errors import LabError
-    from toolchain.settings import LabSettings
-    from toolchain.verify import verify_lock
+    from ..errors import LabError
+    from ..settings import LabSettings
+    from ..lock.compare import verify_lock
 
     settings = LabSettings.from_context(c)
     with _hash_progress(settings, not json_) as on_bytes:
@@ -230,9 +230,9 @@ def lab(c, hosts=None, task="doctor", args=None, timeout=None, parallel=False, s
     import shlex
     import sys
 
-    from toolchain.errors import LabError
-    from toolchain.lab_hosts import execute_lab, plan_lab
-    from toolchain.settings import LabSettings
+    from ..errors import LabError
+    from ..hosts.remote import execute_lab, plan_lab
+    from ..settings import LabSettings
 
     if parallel and serial:
         raise LabError("--parallel and --serial exclude each other", hint="pick one")

@@ -168,7 +168,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     """
     from pathlib import Path
 
-    from ..runners import batch_note, run_latency
+    from ..runners.run import batch_note, run_latency
     from .progress import progress_for
     from ..runners.result import check_cache_hit
 
@@ -226,7 +226,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=No
     """
     from pathlib import Path
 
-    from ..runners import batch_note, run_accuracy
+    from ..runners.run import batch_note, run_accuracy
     from .progress import progress_for
 
     precision = flags.precision_of(int8, fp16, fp32)

@@ -25,7 +25,7 @@ def host_cores() -> int:
 
 
 def host_memory_gb() -> float | None:
-    from ..probe.parsers import parse_meminfo_total_mib
+    from ..doctor.parsers import parse_meminfo_total_mib
 
     try:
         mib = parse_meminfo_total_mib(Path("/proc/meminfo").read_text())

@@ -3,7 +3,7 @@
 Each check returns ok / warn / fail with what it found and, when not ok, the fix.
 A failed check stops `invoke build-lib` before anything runs; warnings are shown
 and the build goes on. The TensorRT root, CUDA, cuDNN and gcc are read from the
-files and tools themselves (headers via toolchain.probe.parsers).
+files and tools themselves (headers via toolchain.doctor.parsers).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class TensorRtRoot(JsonResult):
 
 def inspect_tensorrt_root(root: Path) -> TensorRtRoot:
     """What cmake/tensorrt.cmake will look for under TENSORRT_ROOT."""
-    from ..probe.parsers import parse_trt_version_header
+    from ..doctor.parsers import parse_trt_version_header
 
     found = TensorRtRoot(root=Path(root))
     if not found.root.is_dir():
@@ -198,7 +198,7 @@ def _check_tools(report: PreflightReport, env: dict) -> None:
         if not path:
             report.add(tool, FAIL, f"{tool} not found on PATH", fix)
             continue
-        from ..probe.parsers import parse_first_version
+        from ..doctor.parsers import parse_first_version
 
         version = parse_first_version(_run([path, "--version"], env) or "")
         report.versions[tool] = version
@@ -206,7 +206,7 @@ def _check_tools(report: PreflightReport, env: dict) -> None:
 
 
 def _check_gcc(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env: dict) -> None:
-    from ..probe.parsers import parse_gcc_version
+    from ..doctor.parsers import parse_gcc_version
 
     era = facts.era(plan.era)
     cxx = env.get("CXX") or "g++"
@@ -254,7 +254,7 @@ def _check_gpu(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env:
         report.add("nvcc", FAIL, "nvcc not found (--cuda-root/bin, CUDA_HOME/bin, PATH)",
                    "install the CUDA toolkit and pass --cuda-root /usr/local/cuda-X.Y")
     else:
-        from ..probe.parsers import parse_nvcc_version
+        from ..doctor.parsers import parse_nvcc_version
 
         cuda_version = parse_nvcc_version(_run([str(nvcc), "--version"], env) or "")
         if cuda_version:
@@ -272,7 +272,7 @@ def _check_gpu(report: PreflightReport, plan: BuildPlan, facts: BuildFacts, env:
                    "root, CUDNN_ROOT or /usr/include",
                    "install cuDNN for this CUDA (libcudnnN-dev) or unpack it into the CUDA root")
     else:
-        from ..probe.parsers import parse_cudnn_version_header
+        from ..doctor.parsers import parse_cudnn_version_header
 
         cudnn_version = parse_cudnn_version_header(header.read_text(errors="replace"))
         report.add("cudnn", OK if cudnn_version else WARN,

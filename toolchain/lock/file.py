@@ -5,7 +5,7 @@ Tables:
                           reader must understand), when and where it was made
   [libraries."<row id>"]  url, sha256, size, md5 (optional), recorded  (fetch-lib,
                           trust on first use when the manifest has no checksum)
-  everything else         owned by `invoke lock` (toolchain.lab_lock)
+  everything else         owned by `invoke lock` (toolchain.lock.collect)
 
 `load_lock` is what every reader (verify, fetch-lib, lock, lab) goes through: it
 refuses, as one LabError naming the file, the table or key and the fix, a file that
@@ -23,7 +23,7 @@ from typing import Any
 
 import tomllib
 
-from .errors import LabError
+from ..errors import LabError
 
 # The lock format this version reads and writes. Raise it when a reader of the old
 # format would misread the new one (then an old tool refuses the new lock).
@@ -136,7 +136,7 @@ def _check_version(data: dict[str, Any], path: Path) -> None:
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
         raise LabError(f"the lock file's [meta] schema must be a whole number >= 1, not "
                        f"{schema!r}", where=str(path), hint=_fix(path))
-    from . import __version__
+    from .. import __version__
 
     if schema > SCHEMA:
         raise LabError(f"the lock file was written by {by} in lock schema {schema}; this is "
@@ -163,7 +163,7 @@ def save_lock(path: Path, data: dict[str, Any]) -> None:
     since it holds no secrets and is meant to be committed. Stamps meta.schema."""
     import tomli_w
 
-    from .fsio import atomic_write_bytes
+    from ..fsio import atomic_write_bytes
 
     out = dict(data)
     out["meta"] = {"schema": SCHEMA, **dict(data.get("meta") or {})}

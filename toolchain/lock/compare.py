@@ -1,6 +1,6 @@
 """`invoke verify`: compare this machine with lab.lock.toml, item by item.
 
-Each compared item of the lock (see toolchain.lab_lock) is
+Each compared item of the lock (see toolchain.lock.collect) is
   ok         same value (or missing both in the lock and here)
   different  another value here (also: an item here that the lock does not have,
              or one the lock recorded as missing)
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import LabError
-from .lab_lock import COMPARED_TABLES, collect_lock, flatten_lock, matches
-from .lockfile import load_lock
-from .results import JsonResult
-from .settings import LabSettings, VerifySettings
+from ..errors import LabError
+from .collect import COMPARED_TABLES, collect_lock, flatten_lock, matches
+from .file import load_lock
+from ..results import JsonResult
+from ..settings import LabSettings, VerifySettings
 
 # The tool's own version, and the demo binaries' bytes: a rebuild from the same flags
 # and library differs in embedded paths (RPATH) and build ids, so it only warns.

@@ -53,7 +53,7 @@ def resolve_library(settings: LabSettings, lib: str | Path | None) -> Path:
     """--lib, else the current library of fetch-lib / build-lib."""
     if lib:
         return Path(lib).expanduser().resolve()
-    from ..library import first_library_steps
+    from ..library.installed import first_library_steps
     from ..state import current_library, current_library_file
 
     current = current_library(settings)
@@ -66,7 +66,7 @@ def resolve_library(settings: LabSettings, lib: str | Path | None) -> Path:
 
 
 def make_plan(settings: LabSettings, req: DemoBuildRequest) -> DemoBuildPlan:
-    from ..library import validate_library
+    from ..library.installed import validate_library
 
     found = validate_library(req.lib)
     req.lib = found.path

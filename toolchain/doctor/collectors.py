@@ -192,7 +192,7 @@ def collect_library(report: ProbeReport, lib: Path | None, source: str) -> None:
                                        source="--lib, or the library fetch-lib/build-lib "
                                               "installed"))
         return
-    from ..library import inspect_library
+    from ..library.installed import inspect_library
 
     found = inspect_library(Path(lib))
     info = found.version

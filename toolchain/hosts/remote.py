@@ -1,77 +1,28 @@
-"""`invoke lab`: run one lab task on many hosts over SSH (Fabric) and diff the results.
-
-Each host runs `invoke <task> --json` in its project checkout, with the
-environment its config names (remote shells are non-interactive: ~/.bashrc,
-conda and CUDA's PATH are not loaded, so PATH / LD_LIBRARY_PATH go in `env`).
-Every host has its own timeout, enforced three times over: coreutils `timeout`
-on the host (so a hung task is killed there), Fabric's `run(timeout=)`, and a
-local deadline on the host's thread (so a host that hangs while connecting does
-not block the others either; Fabric's ThreadingGroup joins with no timeout).
-Each host's JSON lands in <results_dir>/lab/<host>/<task>.json with a log beside it;
-the cross-host table lists the values that differ between hosts and the hosts
-that failed, and why.
-
-Settings (invoke.yaml):
-  lab.lab:   defaults for every host: user, key, port, checkout, env, invoke,
-             timeout, connect_timeout, parallel, remote_timeout, ignore_keys, max_rows
-  lab.hosts: <name>: {host, port, user, key, checkout, env, invoke, timeout}
-             (or just "user@host:port"); a --hosts name not listed there is read
-             as user@host:port with the lab.lab defaults.
-"""
+"""Running a lab task on the hosts: LabPlan (plan_lab), one thread per host with its own
+deadline (Fabric), each host's JSON and log collected (execute_lab)."""
 
 from __future__ import annotations
 
 import json as _json
 import logging
-import os
-import re
-import shlex
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from .errors import LabError
-from .fsio import atomic_write_text
-from .lab_lock import matches
-from .results import JsonResult
-from .settings import HostDefaults, LabSettings
-from .shellscript import ShellScript
-from .state import write_json_atomic
+from ..errors import LabError
+from ..fsio import atomic_write_text
+from ..results import JsonResult
+from ..settings import LabSettings
+from ..shellscript import ShellScript
+from ..state import write_json_atomic
+from .spec import HostSpec, TASKS, remote_command, resolve_hosts, ssh_argv
+from .diff import HostDifference, host_differences
 
-TASKS = ("doctor", "verify", "fetch-lib", "bench", "quickstart")
-# Keys shown first in the cross-host table: what usually explains a difference.
-HIGHLIGHT = ("*driver*", "*tensorrt*", "*trt*", "*cuda*", "*cudnn*", "*gpu*", "*library*",
-             "*latency*", "*throughput*", "*top1*", "*top5*", "*speedup*")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 GRACE_S = 15
-
-
-@dataclass
-class HostSpec(JsonResult):
-    """One host: where to connect, where the checkout is, what environment to export."""
-
-    name: str
-    host: str
-    port: int = 22
-    user: str | None = None
-    key: str | None = None
-    checkout: str = "~/paddle-trt-lab"
-    env: dict[str, str] = field(default_factory=dict)
-    invoke: str = "invoke"
-    timeout: float = 1800
-    connect_timeout: float = 15
-
-    @property
-    def address(self) -> str:
-        return f"{self.user + '@' if self.user else ''}{self.host}:{self.port}"
-
-    @property
-    def folder(self) -> str:
-        """The host's folder name under results/lab/."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.name).strip("._") or "host"
 
 
 @dataclass
@@ -88,12 +39,6 @@ class HostOutcome(JsonResult):
 
 
 @dataclass
-class HostDifference(JsonResult):
-    key: str
-    values: dict[str, Any]           # host -> value (None: the host's JSON lacks it)
-
-
-@dataclass
 class LabRun(JsonResult):
     task: str
     args: list[str]
@@ -104,98 +49,6 @@ class LabRun(JsonResult):
     max_rows: int = 40               # rows of the differences table shown (JSON has all)
     ok: bool = True
 
-
-# -- hosts from settings -----------------------------------------------------------------
-
-def parse_address(text: str) -> tuple[str | None, str, int | None]:
-    """'user@host:port' / 'host' / 'user@[::1]:22' -> (user, host, port)."""
-    user, _, rest = text.rpartition("@")
-    m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest) or re.fullmatch(r"([^:]+)(?::(\d+))?",
-                                                                        rest)
-    if not m or not m.group(1):
-        raise LabError(f"cannot read host {text!r}", hint="write user@host:port, host:port or "
-                       "host, or name an entry of lab.hosts in invoke.yaml")
-    return (user or None), m.group(1), int(m.group(2)) if m.group(2) else None
-
-
-def resolve_hosts(names: list[str], hosts_cfg: Mapping[str, Any], defaults: HostDefaults
-                  ) -> list[HostSpec]:
-    """HostSpecs for --hosts names: lab.hosts entries, else user@host:port."""
-    specs: list[HostSpec] = []
-    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
-        entry = hosts_cfg.get(name)
-        if isinstance(entry, str):
-            entry = {"host": entry}
-        entry = dict(entry or {})
-        user, host, port = parse_address(entry.get("host") or name)
-        env = {**dict(defaults.env), **dict(entry.get("env") or {})}
-        for var in env:
-            if not ENV_NAME.fullmatch(str(var)):
-                raise LabError(f"host {name}: {var!r} is not an environment variable name",
-                               where=f"invoke.yaml lab.hosts.{name}.env")
-        try:
-            spec = HostSpec(
-                name=name, host=host,
-                port=int(entry.get("port") or port or defaults.port or 22),
-                user=entry.get("user") or user or defaults.user or None,
-                key=_expand(entry.get("key") or defaults.key),
-                checkout=str(entry.get("checkout") or defaults.checkout),
-                env={str(k): str(v) for k, v in env.items()},
-                invoke=str(entry.get("invoke") or defaults.invoke),
-                timeout=float(entry.get("timeout") or defaults.timeout),
-                connect_timeout=float(entry.get("connect_timeout")
-                                      or defaults.connect_timeout),
-            )
-        except (TypeError, ValueError) as exc:
-            raise LabError(f"host {name}: bad setting ({exc})",
-                           where=f"invoke.yaml lab.hosts.{name}") from None
-        specs.append(spec)
-    if not specs:
-        raise LabError("no hosts given", hint="pass --hosts h1,h2 (names from lab.hosts in "
-                       "invoke.yaml, or user@host:port)")
-    return specs
-
-
-def _expand(path: Any) -> str | None:
-    return os.path.expanduser(os.path.expandvars(str(path))) if path else None
-
-
-# -- the remote command (pure) -----------------------------------------------------------
-
-def _dquote(value: str) -> str:
-    """Double-quote for sh, leaving $VAR to expand on the host (PATH=/x/bin:$PATH)."""
-    return '"' + re.sub(r'(["\\`])', r"\\\1", value) + '"'
-
-
-def _cd(path: str) -> str:
-    if path == "~" or path.startswith("~/"):
-        return "cd ~/" + shlex.quote(path[2:]) if len(path) > 2 else "cd ~"
-    return "cd " + shlex.quote(path)
-
-
-def remote_command(spec: HostSpec, task: str, args: list[str], timeout: float | None,
-                   remote_timeout: bool = True) -> str:
-    """The shell line a host runs: cd checkout, export env, invoke TASK --json ARGS."""
-    parts = [_cd(spec.checkout)]
-    if spec.env:
-        parts.append("export " + " ".join(f"{k}={_dquote(v)}" for k, v in spec.env.items()))
-    run = [spec.invoke, task, "--json", *args]
-    line = " ".join(shlex.quote(a) for a in run)
-    if remote_timeout and timeout:
-        line = f"timeout -k 10 {int(max(1, round(timeout)))} {line}"
-    parts.append(line)
-    return " && ".join(parts)
-
-
-def ssh_argv(spec: HostSpec, command: str) -> list[str]:
-    """The same run as an `ssh` command (for --dry-run)."""
-    argv = ["ssh", "-p", str(spec.port)]
-    if spec.key:
-        argv += ["-i", spec.key]
-    return argv + [f"{spec.user}@{spec.host}" if spec.user else spec.host, command]
-
-
-# -- running -----------------------------------------------------------------------------
 
 def _reason(stderr: str, stdout: str) -> str:
     lines = [ln.strip() for ln in (stderr or "").splitlines() if ln.strip()]
@@ -246,7 +99,7 @@ class _QuietParamiko:
         self.records: list[str] = []
 
     def __enter__(self) -> "_QuietParamiko":
-        from .cli import debug_enabled
+        from ..cli import debug_enabled
 
         with self._lock:
             self._users += 1
@@ -516,53 +369,3 @@ def run_lab(settings: LabSettings, names: list[str], task: str, args: list[str] 
             on_done: Callable[[HostOutcome], None] | None = None) -> LabRun:
     """Run `invoke <task> --json ARGS` on every host: plan_lab, then execute_lab."""
     return execute_lab(plan_lab(settings, names, task, args, timeout, parallel), on_done)
-
-
-# -- cross-host comparison (pure) ---------------------------------------------------------
-
-def flatten_json(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Leaves of a JSON value by path; lists of objects with a "key"/"name" are indexed
-    by it (items[system.cuda_version].found), lists of scalars are leaves."""
-    flat: dict[str, Any] = {}
-    if isinstance(value, dict):
-        for k, v in value.items():
-            flat.update(flatten_json(v, f"{prefix}.{k}" if prefix else str(k)))
-    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        for i, (index, v) in enumerate(zip(_list_labels(value), value)):
-            flat.update(flatten_json(v, f"{prefix}[{index if index is not None else i}]"))
-    else:
-        flat[prefix] = value
-    return flat
-
-
-def _list_labels(items: list[dict]) -> list[str | None]:
-    """A unique label per object: its "key", "name", "id" or "check", or "section/name"
-    (doctor's findings); None (use the position) when nothing is unique."""
-    candidates = [[v.get(f) for v in items] for f in ("key", "name", "id", "check")]
-    candidates.append([f"{v.get('section')}/{v.get('name')}"
-                       if isinstance(v.get("section"), str) and isinstance(v.get("name"), str)
-                       else None for v in items])
-    for labels in candidates:
-        if all(isinstance(x, str) for x in labels) and len(set(labels)) == len(labels):
-            return labels
-    return [None] * len(items)
-
-
-def host_differences(results: dict[str, Any], ignore: Any = HostDefaults().ignore_keys
-                     ) -> list[HostDifference]:
-    """Keys whose values differ between the hosts' JSON results (absent counts)."""
-    if len(results) < 2:
-        return []
-    flats = {host: flatten_json(data) for host, data in results.items()}
-    keys = list(dict.fromkeys(k for flat in flats.values() for k in flat))
-    diffs = []
-    for key in keys:
-        if matches(key, ignore):
-            continue
-        values = {host: flat.get(key) for host, flat in flats.items()}
-        present = {host for host, flat in flats.items() if key in flat}
-        seen = {_json.dumps(v, sort_keys=True, default=str) for v in values.values()}
-        if len(seen) > 1 or len(present) != len(flats):
-            diffs.append(HostDifference(key=key, values=values))
-    diffs.sort(key=lambda d: (not matches(d.key.lower(), HIGHLIGHT),))
-    return diffs

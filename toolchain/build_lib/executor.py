@@ -6,7 +6,7 @@ path and a hint for known failures. Re-running resumes: the checkout is reused,
 cmake is skipped when the build dir was configured with the same flags, make
 continues where it stopped; only --clean wipes the build dir. The installed
 tree is copied to its final place under a temporary name, validated with
-toolchain.library.validate_library and registered like a fetched library
+toolchain.library.installed.validate_library and registered like a fetched library
 (source="build").
 """
 
@@ -177,7 +177,7 @@ def failure_hints(facts: BuildFacts, lines: list[str], plan: BuildPlan | None = 
 
 
 def _publish(plan: BuildPlan, log: _Log):
-    from ..library import validate_library
+    from ..library.installed import validate_library
 
     stage, dest = plan.stage_dir, plan.install_dir
     if not stage.is_dir():

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import versions
-from .errors import LabError
-from .results import JsonResult
+from .. import versions
+from ..errors import LabError
+from ..results import JsonResult
 
 FAMILY_LIBS = {
     "paddle_inference": "libpaddle_inference",

@@ -21,11 +21,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import versions
-from .fsio import atomic_write_text
+from .. import versions
+from ..fsio import atomic_write_text
 
 MATRIX_NAME = "paddle_lib_matrix.json"
-MATRIX_PATH = Path(__file__).resolve().parents[1] / "recipes" / "sources" / f"{MATRIX_NAME}.gz"
+MATRIX_PATH = Path(__file__).resolve().parents[2] / "recipes" / "sources" / f"{MATRIX_NAME}.gz"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 # Order of the fields in each TOML row (None values are left out: TOML has no null).

@@ -33,14 +33,14 @@ from typing import Any, Callable, Iterator
 # SCHEMA: the lock format's version (meta.schema); COMPARED_TABLES: the tables this
 # module owns and compares ([meta] and [libraries] are never compared). Both live
 # with the one lock reader, which refuses a lock of a newer schema.
-from .fsio import sha256_file, tree_listing_digest  # noqa: F401 (sha256_file re-exported)
-from .lockfile import COMPARED_TABLES, SCHEMA, load_lock, save_lock
-from .results import JsonResult
-from .settings import LabSettings, LockSettings
+from ..fsio import sha256_file, tree_listing_digest  # noqa: F401 (sha256_file re-exported)
+from .file import COMPARED_TABLES, SCHEMA, load_lock, save_lock
+from ..results import JsonResult
+from ..settings import LabSettings, LockSettings
 
 FILE_TABLES = ("models", "data")
 # Files under models/ and data/ that are made by running, not inputs of a result.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # CPU flags that decide which INT8/FP16 kernels oneDNN can use.
 CPU_INT8_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
                   "amx_int8", "amx_bf16", "avx512_fp16")
@@ -149,7 +149,7 @@ def _run(args: list[str], cwd: Path, timeout: float = 10) -> str | None:
 
 
 def collect_tool(lock: _Lock, root: Path = PROJECT_ROOT) -> None:
-    from . import __version__
+    from .. import __version__
 
     lock.put(("tool", "version"), __version__)
     commit = _run(["git", "rev-parse", "HEAD"], root)
@@ -205,14 +205,14 @@ def collect_python(lock: _Lock) -> None:
 
 
 def _manifest_row(row_id: str | None) -> Any:
-    from .manifest import find_recipe
+    from ..library.manifest import find_recipe
 
     return find_recipe(row_id) if row_id else None
 
 
 def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any],
                     on_bytes: Callable[[int], None] | None = None) -> None:
-    from .state import current_library
+    from ..state import current_library
 
     current = current_library(settings)
     if not current or not current.get("path"):
@@ -241,7 +241,7 @@ def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any
     if not path.is_dir():
         lock.absent(("library", "main_lib_sha256"), f"{path} does not exist")
         return
-    from .library import inspect_library
+    from ..library.installed import inspect_library
 
     found = inspect_library(path)
     lock.put(("library", "family"), found.family, "; ".join(found.problems) or NOT_FOUND)
@@ -293,14 +293,14 @@ def collect_system(lock: _Lock, settings: LabSettings) -> dict | None:
     """Toolchain and hardware from the doctor probe; returns host_summary() for [meta]."""
     host = None
     try:
-        from .probe import host_summary
+        from ..doctor import host_summary
         host = host_summary()
     except Exception:  # noqa: BLE001 - provenance only
         host = None
     try:
-        from .probe import collect_report
+        from ..doctor import collect_report
     except ImportError as exc:
-        lock.absent(("system",), f"toolchain.probe.collect_report is not available ({exc})")
+        lock.absent(("system",), f"toolchain.doctor.collect_report is not available ({exc})")
         return host
     try:
         report = collect_report(settings)
@@ -340,7 +340,7 @@ def collect_system(lock: _Lock, settings: LabSettings) -> dict | None:
 
 def collect_demo(lock: _Lock, settings: LabSettings,
                  on_bytes: Callable[[int], None] | None = None) -> None:
-    from .state import demo_build
+    from ..state import demo_build
 
     record = demo_build(settings)
     if not record:
@@ -432,7 +432,7 @@ def collect_lock(settings: LabSettings, libraries: dict[str, Any] | None = None,
                                     if isinstance(v, (str, int, float, bool))})
     # The tables a reader must understand to compare with this lock: a newer tool
     # that adds one names it here, and an older tool then refuses instead of
-    # silently skipping it (toolchain.lockfile).
+    # silently skipping it (toolchain.lock.file).
     meta["required"] = [t for t in COMPARED_TABLES if t in lock.data] + \
         (["missing"] if lock.missing else [])
     data: dict[str, Any] = {"meta": meta, **lock.data}

@@ -283,7 +283,7 @@ def collect_runtime(report, cuda_roots: list[Path], ldconfig: dict[str, list[str
                     site_dirs: list[str] | None = None) -> None:
     """Record every CUDA-family soname on the host (report.runtime_libs) and, for a GPU
     library, report.library["runtime"] plus one finding per soname it needs."""
-    from ..library import inspect_library
+    from ..library.installed import inspect_library
     from .report import FOUND, NOT_FOUND, Finding
 
     lib = report.library or {}
