@@ -188,7 +188,7 @@ def main() -> int:
 
     import numpy as np
 
-    from demo_helpers import write_bin
+    from support.demo import write_bin
 
     real = bool(a.lib) or a.wheel
     if a.wheel and a.lib:

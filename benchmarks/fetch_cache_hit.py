@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fetch_helpers import build_library_archive, mirror_path  # noqa: E402
-from fetch_server import FetchServer  # noqa: E402
+from support.fetch import build_library_archive, mirror_path
+from support.fetch_server import FetchServer
 from toolchain.fetch.resolve import LibraryRequest  # noqa: E402
 from toolchain.fetch.run import FetchOptions, fetch_library  # noqa: E402
 from toolchain.library.manifest import find_recipe  # noqa: E402

@@ -2,7 +2,7 @@
 """fetch-lib download targets, measured in one run on loopback.
 
 1. Throughput: fetch-lib's downloader vs `curl -o` on a 512 MB file served by the
-   same local server (tests/fetch_server.py, sendfile). Target: >= 0.9 x curl.
+   same local server (tests/support/fetch_server.py, sendfile). Target: >= 0.9 x curl.
    Both write to the same place: first the temp dir on disk, then /dev/shm (tmpfs),
    which takes the disk's write-back noise out of the comparison. The downloader
    also computes sha256 while receiving (curl does not).
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fetch_server import FetchServer  # noqa: E402
+from support.fetch_server import FetchServer
 from toolchain.fetch.download import download  # noqa: E402
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lab_fixture import build_lab, lab_env, lab_settings  # noqa: E402
-from lab_sshd import keypair, sshd_missing_reason, start_sshd  # noqa: E402
+from support.lab import build_lab, lab_env, lab_settings
+from support.sshd import keypair, sshd_missing_reason, start_sshd
 
 INVOKE = [sys.executable, "-m", "invoke", "--search-root", str(ROOT)]
 

@@ -14,7 +14,7 @@ the median of the per-round p50 ratios). benchmarks/demo_overhead.py --wheel mea
 
 Usage: python benchmarks/wheel_matrix.py [--versions 3.3.1,3.2.2] [--work DIR] [--keep]
 Costs ~200 MB of download and ~1 GB of disk per version (venvs are reused from
---work when present). CI runs the installed version only (tests/test_fetch_wheel.py).
+--work when present). CI runs the installed version only (tests/integration/test_fetch_wheel.py).
 """
 
 from __future__ import annotations

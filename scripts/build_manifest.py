@@ -2,7 +2,7 @@
 """Regenerate recipes/paddle_inference.toml from recipes/sources/paddle_lib_matrix.json.gz.
 
 Usage: python scripts/build_manifest.py [--matrix PATH] [--out PATH]
-The logic lives in toolchain/manifest_build.py (tested by tests/test_manifest.py).
+The logic lives in toolchain/library/manifest_build.py (tested by tests/unit/test_manifest.py).
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ SLOPE_KB = Number(float, 0, 1_000_000, example="64")
 
 # ---- the words every task shares ----------------------------------------------------------
 # One spelling per idea: the Python parameter (json_, list_, all_, out, lib, dry_run ...)
-# and one help text; a task may add a sentence after it (tests/test_flag_vocabulary.py).
+# and one help text; a task may add a sentence after it (tests/unit/test_flag_vocabulary.py).
 # "Not given" is None for every flag that has no on/off meaning.
 HELP: dict[str, str] = {
     "json_": "print the result as JSON on stdout (progress and notes go to stderr)",

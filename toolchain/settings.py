@@ -1,7 +1,7 @@
 """The `lab` settings of invoke.yaml as typed, frozen sections, with every default stated once.
 
 invoke.yaml declares the same keys and defaults (Invoke reads environment variables only for
-declared keys); tests/test_settings.py checks the two agree, key by key. Library functions take
+declared keys); tests/unit/test_settings.py checks the two agree, key by key. Library functions take
 the section they need (`settings.fetch`, `settings.run`, ...), not the whole object.
 """
 

@@ -47,7 +47,7 @@ conftest, default "prepend" import mode), so inside tests write
     from standin_sdk import build_standin_sdk, write_standin_model, standin_predict
 With the project root on sys.path (python -m pytest from the root, or a script),
 `from tests.standin_sdk import ...` works as well. Building takes ~5-10 s on 2
-cores: build once per session (session-scoped fixture), e.g. tests/demo_helpers.py
+cores: build once per session (session-scoped fixture), e.g. tests/support/demo.py
 `standin_sdk_2x` / `standin_sdk_1x`.
 """
 
