@@ -24,6 +24,8 @@ TABLE = [
     ("run", "--warmup", "an integer from 0 to 100000", ("0",)),
     ("run", "--repeats", "an integer from 1 to 100000", ()),
     ("run", "--threads", "an integer from 0 to 1024 (0 = all cores)", ("0",)),
+    ("run", "--sample-size", "an integer from 1 to 1000000", ()),
+    ("run", "--seed", "an integer from 0 to 4294967295", ("0",)),
     ("test-acc", "--batch-size", "an integer from 1 to 4096", ()),
     ("test-acc", "--threads", "an integer from 0 to 1024 (0 = all cores)", ("0",)),
     ("test-acc", "--limit", "an integer from 1 to 1000000000", ()),
@@ -44,6 +46,12 @@ TABLE = [
     ("build-demo", "--jobs", "an integer from 1 to 1024", ()),
     ("build-lib", "--jobs", "an integer from 1 to 1024", ()),
     ("lab", "--timeout", "a number above 0 and at most 604800", ()),
+    ("soak", "--cycles", "an integer from 3 to 100000", ()),
+    ("soak", "--batches", "an integer from 1 to 100000", ()),
+    ("soak", "--warmup-cycles", "an integer from 0 to 100000", ("0",)),
+    ("soak", "--max-slope-kb", "a number from 0 to 1000000", ("0",)),
+    ("soak", "--batch-size", "an integer from 1 to 4096", ()),
+    ("soak", "--threads", "an integer from 0 to 1024 (0 = all cores)", ("0",)),
 ]
 CASES = [(task, flag, rng, value) for task, flag, rng, ok in TABLE
          for value in ("0", "-1", "abc", HUGE) if value not in ok]

@@ -188,10 +188,10 @@ def test_quantize_says_it_cleanly_and_writes_nothing(models, dataset, invoke_cli
 def test_dynamic_model_runs_scores_and_quantizes(models, dataset, invoke_cli, lab_env, tmp_path):
     mdir = models["legacy"]["dyn"]
     proc = invoke_cli("run", "--model-dir", str(mdir), "--data-file", str(dataset),
-                      "--runner", "python", "--repeats", "2", "--warmup", "0", "--json",
+                      "--runner", "python", "--repeats", "2", "--warmup", "0", "--hot", "--json",
                       timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["first_batch"]["labels"] == [0]
+    assert json.loads(proc.stdout)["first_batch"]["labels"] == [0]   # --hot: the first image
     proc = invoke_cli("test-acc", "--model-dir", str(mdir), "--data-file", str(dataset),
                       "--runner", "python", "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
