@@ -199,7 +199,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     proc = invoke_cli("preprocess", "--data-dir", str(root), "--out", str(out),
                       "--skip-missing", "--jobs", "1", "--dry-run", check=True)
     script = proc.stdout
-    assert script.startswith("#!/bin/sh\n") and "nothing was written" in script
+    assert script.startswith("#!/usr/bin/env bash\n") and "nothing was written" in script
     assert "# missing:    line 2: val/gone.jpg" in script
     assert f"{8 + 2 * 602120:,} bytes" in script                  # the bin size of 2 images
     command = script.splitlines()[-1]
@@ -211,7 +211,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke_cli, images, tmp_path
     # the printed script runs the plan it describes
     here = shlex.join([sys.executable, "-m", "invoke", "--search-root", str(ROOT)])
     runnable = script[:-len(command) - 1] + here + command[len("invoke"):] + " --json\n"
-    proc = subprocess.run(["sh", "-c", runnable], cwd=str(ROOT), capture_output=True,
+    proc = subprocess.run(["bash", "-c", runnable], cwd=str(ROOT), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["count"] == 2 and DatasetReader(out).count == 2

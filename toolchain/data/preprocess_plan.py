@@ -4,12 +4,12 @@ written. `--dry-run` shows it; toolchain/data/preprocess.py `execute` runs it.""
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError
+from ..shellscript import ShellScript
 from ..results import JsonResult
 from .formats import FORMATS, DatasetFormat, format_named
 from .labels import LabelEntry, read_label_list
@@ -134,17 +134,16 @@ class PreprocessPlan(JsonResult):
         def size(n: int) -> str:
             return f"{n:,} bytes ({n / 1e9:.2f} GB)"
 
-        lines = ["#!/bin/sh", "# invoke preprocess --dry-run: nothing was written", "set -e",
-                 f"# label list: {self.label_list} ({self.listed} entries, "
+        notes = [f"label list: {self.label_list} ({self.listed} entries, "
                  f"sha256 {self.label_list_sha256[:16]}...)",
-                 f"# images:     {len(self.entries)} to process"
+                 f"images:     {len(self.entries)} to process"
                  + (f", {len(self.missing)} missing left out" if self.missing else ""),
-                 f"# workers:    {self.jobs} ({self.chunks} chunks of up to "
+                 f"workers:    {self.jobs} ({self.chunks} chunks of up to "
                  f"{self.chunk_size} images)",
-                 f"# disk:       {size(self.need_bytes)} needed, "
+                 f"disk:       {size(self.need_bytes)} needed, "
                  + ("free space unknown" if self.free_bytes is None
                     else f"{size(self.free_bytes)} free")]
-        lines += [f"# missing:    line {e.line_no}: {e.rel_path}" for e in self.missing[:SHOW_FIRST]]
+        notes += [f"missing:    line {e.line_no}: {e.rel_path}" for e in self.missing[:SHOW_FIRST]]
         argv = ["invoke", "preprocess", "--data-dir", str(self.data_dir),
                 "--label-list", str(self.label_list), "--out", str(self.output),
                 "--format", self.format, "--jobs", str(self.jobs)]
@@ -153,8 +152,10 @@ class PreprocessPlan(JsonResult):
         argv += [flag for flag, on in (("--skip-missing", self.skip_missing),
                                        ("--skip-bad", self.skip_bad),
                                        ("--allow-inside", self.allow_inside)) if on]
-        lines.append(shlex.join(argv))
-        return "\n".join(lines) + "\n"
+        sh = ShellScript("preprocess --dry-run", "nothing was written")
+        for text in notes:
+            sh.note(text)
+        return sh.run(argv).render()
 
 
 def plan_preprocess(data_dir: Path | str, label_list: Path | str | None, output: Path | str,

@@ -10,6 +10,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from ..versions import major, major_minor
+from ..versions import parse as parse_version
 from .report import FAIL, FOUND, NOT_FOUND, OK, UNPARSED, WARN, ProbeReport, Verdict
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "recipes" / "gpu_requirements.toml"
@@ -25,36 +27,14 @@ def load_rules(path: Path = RULES_PATH) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _v(text: str | None):
-    """A comparable version, or None for missing/odd text ("v8" and "8.6.1.6" both work)."""
-    from packaging.version import InvalidVersion, Version
-
-    if not text:
-        return None
-    try:
-        return Version(str(text).lstrip("vV"))
-    except InvalidVersion:
-        return None
-
-
-def _major(text: str | None) -> int | None:
-    v = _v(text)
-    return v.major if v else None
-
-
-def _major_minor(text: str | None) -> str | None:
-    v = _v(text)
-    return f"{v.major}.{v.minor}" if v else None
-
-
 def range_row(version: str | None, rows: list[dict]) -> dict | None:
     """The row whose `from` is the highest one at or below `version` (None: none)."""
     best, best_from = None, None
-    ver = _v(version)
+    ver = parse_version(version)
     if ver is None:
         return None
     for row in rows:
-        start = _v(row["from"])
+        start = parse_version(row["from"])
         if start is not None and ver >= start and (best_from is None or start >= best_from):
             best_from, best = start, row
     return best
@@ -75,32 +55,32 @@ def max_cc(version: str | None, table: str, support: dict) -> tuple[str | None, 
 
 def first_version_for_cc(cc: str, table: str, support: dict) -> str | None:
     """The lowest `from` of `table` whose max_cc reaches `cc`."""
-    fits = [row["from"] for row in support.get(table, []) if _v(row["max_cc"]) >= _v(cc)]
-    return min(fits, key=_v) if fits else None
+    fits = [row["from"] for row in support.get(table, []) if parse_version(row["max_cc"]) >= parse_version(cc)]
+    return min(fits, key=parse_version) if fits else None
 
 
 def driver_fits_cuda(driver_cuda_max: str | None, driver_version: str | None, cuda: str,
                      rules: dict) -> tuple[str, str]:
     """(level, reason) for running CUDA `cuda` code on this driver."""
-    need, have = _v(_major_minor(cuda)), _v(_major_minor(driver_cuda_max))
+    need, have = parse_version(major_minor(cuda)), parse_version(major_minor(driver_cuda_max))
     if need is None or have is None:
         return OK, "not comparable"
     if have >= need:
         return OK, f"driver supports CUDA <= {driver_cuda_max}"
     floor = rules.get("cuda_driver_min", {}).get(str(need.major))
-    dv = _v(driver_version)
-    if need.major >= 11 and have.major == need.major and floor and dv and dv >= _v(floor):
+    dv = parse_version(driver_version)
+    if need.major >= 11 and have.major == need.major and floor and dv and dv >= parse_version(floor):
         return WARN, (f"driver supports CUDA <= {driver_cuda_max}; CUDA {cuda} runs through "
                       f"minor-version compatibility (driver >= {floor}), without newer features")
     return FAIL, f"driver supports CUDA <= {driver_cuda_max}, below CUDA {cuda}"
 
 
 def _driver_fix(cuda: str, rules: dict) -> str:
-    floor = rules.get("cuda_driver_min", {}).get(str(_major(cuda)))
+    floor = rules.get("cuda_driver_min", {}).get(str(major(cuda)))
     # Drivers from 610 print "CUDA UMD Version" where older ones print "CUDA Version".
     return (f"install an NVIDIA driver whose nvidia-smi shows CUDA (UMD) Version >= "
-            f"{_major_minor(cuda)}"
-            + (f" (at least {floor} for CUDA {_major(cuda)}.x)" if floor else "")
+            f"{major_minor(cuda)}"
+            + (f" (at least {floor} for CUDA {major(cuda)}.x)" if floor else "")
             + ", or use a toolkit/build for an older CUDA")
 
 
@@ -245,13 +225,13 @@ def _gpu(report: ProbeReport, rules: dict, add) -> None:
                 "add the GPU to [gpu_compute_capability] in recipes/gpu_requirements.toml")
             continue
         via = "" if gpu.get("capability_source") == "nvidia-smi" else " (from the name table)"
-        if _v(cc) < _v(int8_min):
+        if parse_version(cc) < parse_version(int8_min):
             add(label, FAIL, f"sm {cc}{via}: TensorRT INT8 needs compute capability >= {int8_min}",
                 "run FP32/FP16 here, or use a GPU with sm >= 6.1 (P4, T4, A10, ...)")
             continue
         if trt:
             need, note = trt_min_cc(trt[0], rules)
-            if need and _v(cc) < _v(need):
+            if need and parse_version(cc) < parse_version(need):
                 add(label, FAIL, f"sm {cc}{via}: TensorRT {trt[0]} ({trt[1]}) needs "
                                  f"compute capability >= {need} ({note})",
                     "use TensorRT 8.6 (Paddle <= 2.6, or the 3.x CUDA 11.8/TRT 8.6 build)")
@@ -265,7 +245,7 @@ def _gpu(report: ProbeReport, rules: dict, add) -> None:
             "install cuDNN (tar, deb or pip nvidia-cudnn-cuXX) or pass --cuda-root")
     elif report.cudnn_installs:
         versions = [i["version"] for i in report.cudnn_installs]
-        majors = {_major(v) for v in versions}
+        majors = {major(v) for v in versions}
         listed = ", ".join(f"{i['version']} ({i['kind']})" for i in report.cudnn_installs)
         if len(majors) > 1:
             add("cudnn", WARN, f"several cuDNN majors installed: {listed}; which one loads "
@@ -336,18 +316,18 @@ def _library(report: ProbeReport, rules: dict, add) -> None:
         want = info.get(key)
         if not want:
             continue
-        majors = sorted({_major(v) for v in installed[label] if _major(v) is not None})
+        majors = sorted({major(v) for v in installed[label] if major(v) is not None}, key=int)
         if not majors:
             add(f"library {label}", WARN if not report.gpus else FAIL,
                 f"the library was built with {label} {want}; none is installed",
-                f"install {label} {_major(want)}.x (or fetch a library built for what you have)")
-        elif _major(want) not in majors:
+                f"install {label} {major(want)}.x (or fetch a library built for what you have)")
+        elif major(want) not in majors:
             add(f"library {label}", FAIL,
                 f"the library was built with {label} {want}; installed: "
                 f"{', '.join(str(m) for m in majors)}.x",
-                f"install {label} {_major(want)}.x, or fetch-lib a build for {label} {majors[-1]}")
+                f"install {label} {major(want)}.x, or fetch-lib a build for {label} {majors[-1]}")
         else:
-            add(f"library {label}", OK, f"{label} {_major(want)}.x as in version.txt")
+            add(f"library {label}", OK, f"{label} {major(want)}.x as in version.txt")
     cuda = info.get("cuda_version")
     if cuda and report.driver_cuda_max:
         level, why = driver_fits_cuda(report.driver_cuda_max, report.driver_version, cuda, rules)
@@ -364,7 +344,7 @@ def _gpu_vs_library(report: ProbeReport, support: dict, add) -> None:
         return
     for gpu in report.gpus:
         cc = gpu.get("compute_capability")
-        if not _v(cc):
+        if not parse_version(cc):
             continue
         label = f"gpu {gpu['index']} vs library"
         problems, fixes = [], []
@@ -372,7 +352,7 @@ def _gpu_vs_library(report: ProbeReport, support: dict, add) -> None:
                                  ("TensorRT", "tensorrt_version", "tensorrt_max_cc")):
             have = info.get(key)
             top, source = max_cc(have, table, support)
-            if top and _v(cc) > _v(top):
+            if top and parse_version(cc) > parse_version(top):
                 need = first_version_for_cc(cc, table, support)
                 problems.append(f"{what} {have} targets compute capability <= {top} ({source})")
                 fixes.append(f"{what} >= {need}" if need else f"a newer {what}")
@@ -416,13 +396,13 @@ def _trt_vs_cudnn(report: ProbeReport, support: dict, add) -> None:
     trt = info.get("tensorrt_version") or report.tensorrt_version
     if not trt:
         return
-    host = [i["version"] for i in report.cudnn_installs if _v(i.get("version"))]
+    host = [i["version"] for i in report.cudnn_installs if parse_version(i.get("version"))]
     for row in support.get("tensorrt_cudnn_min", []):
-        if _major_minor(trt) != row["tensorrt"]:
+        if major_minor(trt) != row["tensorrt"]:
             continue
-        floor = _v(row["cudnn_min"])
+        floor = parse_version(row["cudnn_min"])
         for have in host:
-            hv = _v(have)
+            hv = parse_version(have)
             if hv.major == floor.major and hv < floor:
                 add("tensorrt vs cudnn", WARN,
                     f"TensorRT {trt} was built and tested with cuDNN >= {row['cudnn_min']} "
