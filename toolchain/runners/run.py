@@ -275,6 +275,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
                      engine_load_ms=create_ms if engine.engine_cache == "loaded" else None,
                      peak_rss_mb=peak_rss_mb(), peak_rss_scope=peak_scope,
                      config_calls=engine.applied, runner_reason=prep.reason,
+                     # every timed batch, for bench's pooled tails and per-window CoV
+                     raw={"samples_ms": [round(x, 6) for x in m.samples]},
                      provenance=_provenance(prep, dev, {"engine": paddle_info(),
                                                         "data_file": str(data_file or "")}))
 
