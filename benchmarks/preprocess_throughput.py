@@ -27,7 +27,6 @@ both as if the machine were idle.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
 import subprocess
@@ -46,9 +45,14 @@ def generate(dest: Path, count: int, seed: int = 7) -> Path:
     """count JPEGs under dest/val + dest/val_list.txt."""
     import numpy as np
     from PIL import Image
-    from sklearn.datasets import load_sample_images
 
-    photos = [Image.fromarray(a) for a in load_sample_images().images]  # 640x427 each
+    photos_dir = os.environ.get("PREPROCESS_BENCH_PHOTOS")   # a host without scikit-learn
+    if photos_dir:
+        photos = [Image.open(f).convert("RGB") for f in sorted(Path(photos_dir).glob("*.jpg"))]
+    else:
+        from sklearn.datasets import load_sample_images
+
+        photos = [Image.fromarray(a) for a in load_sample_images().images]  # 640x427 each
     rng = np.random.default_rng(seed)
     (dest / "val").mkdir(parents=True, exist_ok=True)
     lines = []
@@ -83,11 +87,11 @@ def reference_main(data_dir: str, output: str) -> None:
     reference_bin(data_dir, os.path.join(data_dir, "val_list.txt"), output)
 
 
-def ours_main(data_dir: str, output: str) -> None:
+def ours_main(data_dir: str, output: str, jobs: str = "") -> None:
     sys.path.insert(0, str(ROOT))
     from toolchain.data.preprocess import preprocess_dataset
 
-    preprocess_dataset(data_dir, None, output)
+    preprocess_dataset(data_dir, None, output, jobs=int(jobs) if jobs else None)
 
 
 # -- measuring -------------------------------------------------------------------
@@ -125,7 +129,8 @@ def _tree_rss_kib(root_pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(role: str, data_dir: Path, output: Path) -> tuple[float, float, float, float]:
+def measure(role: str, data_dir: Path, output: Path, jobs: int | None = None
+            ) -> tuple[float, float, float, float]:
     """(seconds, peak tree RSS MB, peak tree PSS MB, CPU seconds of all its processes)
     of one run in a fresh process."""
     # Same start for both: no old output to free, no writeback of earlier runs
@@ -136,7 +141,7 @@ def measure(role: str, data_dir: Path, output: Path) -> tuple[float, float, floa
     peak = [0, 0]
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--role", role, str(data_dir),
-                             str(output)])
+                             str(output)] + ([str(jobs)] if jobs else []))
     done = threading.Event()
 
     def sample() -> None:
@@ -176,11 +181,25 @@ def raise_priority() -> None:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    sys.path.insert(0, str(ROOT))
+    from toolchain.fsio import sha256_file
+
+    return sha256_file(path)
+
+
+def print_scaling(data: Path, output: Path, n: int, ref_s: float, ref_cpu: float,
+                  jobs_list: list[int], rounds: int) -> None:
+    """Ours at each worker count, best of `rounds`: where the cores idle shows as
+    efficiency below 1, the extra CPU as CPU per image above the reference's."""
+    print(f"scaling (best of {rounds}; reference {ref_s:.2f} s, "
+          f"CPU {ref_cpu / n * 1e3:.2f} ms/image):")
+    print("  jobs   seconds   images/s   x reference   efficiency   CPU ms/image   peak PSS MB")
+    for jobs in jobs_list:
+        runs = [measure("ours", data, output, jobs) for _ in range(rounds)]
+        s, pss = min(r[0] for r in runs), max(r[2] for r in runs)
+        cpu = min(r[3] for r in runs)
+        print(f"  {jobs:4d}   {s:7.2f}   {n / s:8.1f}   {ref_s / s:11.2f}   "
+              f"{ref_s / s / jobs:10.2f}   {cpu / n * 1e3:12.2f}   {pss:11.1f}")
 
 
 def main() -> int:
@@ -192,6 +211,9 @@ def main() -> int:
                     help="root on a shared machine: run both sides at raised CPU priority "
                          "(own scheduler autogroup, nice -15) so other users' jobs disturb "
                          "the measurement less; both sides get the same treatment")
+    ap.add_argument("--scaling", metavar="N,N,...",
+                    help="also time ours at these worker counts (e.g. 1,2,4,8,16): speed-up "
+                         "over the reference, parallel efficiency, CPU per image")
     ap.add_argument("--role", choices=["reference", "ours"], help=argparse.SUPPRESS)
     ap.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -243,6 +265,9 @@ def main() -> int:
         print(f"CPU per image: reference {ref_cpu / n * 1e3:.2f} ms, ours {our_cpu / n * 1e3:.2f} ms "
               f"(all processes; the machine is shared, load average now "
               f"{os.getloadavg()[0]:.2f})")
+        if args.scaling:
+            print_scaling(data, Path(tmp) / "scaling.bin", n, ref_s, ref_cpu,
+                          [int(j) for j in args.scaling.split(",")], args.rounds)
         ok = identical and ratio >= 1.8 and our_rss <= 300
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
