@@ -187,6 +187,21 @@ def test_the_shape_file_stays_put_when_its_digest_joins_the_key():
     assert engine_cache_dir(tuned, "fp16") != engine_cache_dir(collect, "fp16")
 
 
+def test_the_runner_puts_the_collected_shape_files_digest_into_the_key(tmp_path):
+    from toolchain.runners.configplan import shape_file_path
+    from toolchain.runners.run import _with_shape_digest
+
+    opts = PlanOptions(**GPU | dict(dynamic_shape=True, cache_root=str(tmp_path)))
+    assert _with_shape_digest(opts, "fp16") == opts          # nothing collected yet
+    shape = tmp_path / shape_file_path(opts, "fp16")
+    shape.parent.mkdir(parents=True, exist_ok=True)
+    shape.write_text("ranges A")
+    first = _with_shape_digest(opts, "fp16")
+    shape.write_text("ranges B")
+    second = _with_shape_digest(opts, "fp16")
+    assert len({engine_cache_dir(o, "fp16") for o in (opts, first, second)}) == 3
+
+
 def test_engine_start_build_or_load():
     from toolchain.runners.configplan import engine_start
 

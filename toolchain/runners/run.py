@@ -93,7 +93,23 @@ def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threa
         opts.update(gpu_name=gpu_name, trt_version=trt_version,
                     model_sha256=prep.files.sha256(), model_format=prep.files.format,
                     **_engine_identity(settings, prep.runner))
-    return PlanOptions(**opts)
+    plan_opts = PlanOptions(**opts)
+    if device == "gpu" and plan_opts.dynamic_shape:
+        plan_opts = _with_shape_digest(plan_opts, precision)
+    return plan_opts
+
+
+def _with_shape_digest(opts, precision: str):
+    """Once the collection pass has written the shape ranges, their digest joins the
+    engine key: new ranges give a new engine folder, never a stale engine."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..fsio import sha256_file
+    from .configplan import shape_file_path
+
+    shape_file = Path(shape_file_path(opts, precision))
+    return replace(opts, shape_sha256=sha256_file(shape_file)) if shape_file.is_file() else opts
 
 
 def _gpu_identity(settings: LabSettings, runner: str) -> tuple[str, str]:
