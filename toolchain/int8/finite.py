@@ -40,9 +40,10 @@ def nonfinite_error(found: NonFinite, model: str, tensor: str = "the output") ->
         f"{model} produced {found.describe()} in {tensor} (first at image "
         f"{found.first_image}); a result with NaN/Inf is not a measurement",
         where=model,
-        hint="compare it layer by layer against its FP32 model (`invoke compare-layers "
-             "--int8-dir MODEL`) to see where the values break, then re-quantize with "
-             "another --algo or keep that op in FP32 (`invoke repair-int8`)")
+        hint="an INT8 model: compare it with its FP32 model op by op (`invoke compare-layers "
+             "--int8-dir MODEL`), then re-quantize with another --algo or keep the breaking "
+             "op in FP32 (`invoke repair-int8`); an FP32 model: check its weights (re-export "
+             "it) and the dataset (`invoke preprocess`)")
 
 
 def check_finite(values, model: str, first_image: int = 0, tensor: str = "the output") -> None:
