@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import LabError
-from ..int8.finite import check_finite
+from ..int8.finite import check_finite, find_nonfinite, nonfinite_error
 from .configplan import Call
 
 # Classic plan name -> names to try, newest first (Paddle 3.2+ renamed mkldnn -> onednn).
@@ -465,7 +465,10 @@ def measure_accuracy(engine: Engine, reader, batch_size: int, limit: int | None,
     t0 = time.perf_counter()
     for images, labels in itertools.chain([first], batches):
         logits, ms = engine.timed(images)
-        check_finite(logits, engine.model, first_image=len(preds))
+        bad = find_nonfinite(logits, first_image=len(preds))
+        if bad:
+            batches.close()     # the reading thread stops before the caller closes the reader
+            raise nonfinite_error(bad, engine.model)
         samples.append(ms)
         logits = logits.reshape(logits.shape[0], -1)
         k = min(5, logits.shape[1])
