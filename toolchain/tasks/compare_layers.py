@@ -21,7 +21,8 @@ def render_comparison(con, r) -> None:
     table = Table(title=f"quantized ops, worst first ({len(r.layers)} of {r.total_layers}; "
                         "own = relative error added by this op)")
     for col in ("#", "op", "output", "own", "relative", "max abs", "cosine", "NaN/Inf"):
-        table.add_column(col, justify="left" if col in ("op", "output") else "right")
+        table.add_column(col, justify="left" if col in ("op", "output") else "right",
+                         overflow="fold")
     for i, x in enumerate(r.layers, 1):
         table.add_row(str(i), x.op_type, escape(x.output), _num(x.own), _num(x.relative),
                       _num(x.max_abs), f"{x.cosine:.5f}", str(x.nonfinite or ""))
