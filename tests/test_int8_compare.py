@@ -42,7 +42,8 @@ def test_error_sums_refuse_tensors_of_different_sizes():
 
 
 # conv0 -> bn -> relu -> conv1 -> add(conv1, relu) -> fc; the INT8 program quantized
-# conv0 and fc (their inputs are dequantized) but not conv1.
+# conv0 and fc (their weights are dequantized) but not conv1, which reads a dequantized
+# activation (PTQ's pair on the relu output) and its FP32 weight.
 FP32_OPS = [OpInfo("conv2d", ("x", "w0"), ("c0",)), OpInfo("batch_norm", ("c0", "s", "b"),
             ("bn",)), OpInfo("relu", ("bn",), ("r",)), OpInfo("conv2d", ("r", "w1"), ("c1",)),
             OpInfo("elementwise_add", ("c1", "r"), ("a",)), OpInfo("matmul_v2", ("a", "w2"),
@@ -53,10 +54,14 @@ INT8_OPS = [OpInfo("quantize_linear", ("x",), ("x.q",)),
             OpInfo("dequantize_linear", ("w0",), ("w0.dequantized",)),
             OpInfo("conv2d", ("x.quantized.dequantized", "w0.dequantized"), ("c0",)),
             OpInfo("batch_norm", ("c0", "s", "b"), ("bn",)), OpInfo("relu", ("bn",), ("r",)),
-            OpInfo("conv2d", ("r", "w1"), ("c1",)),
+            OpInfo("quantize_linear", ("r",), ("r.q",)),
+            OpInfo("dequantize_linear", ("r.q",), ("r.quantized.dequantized",)),
+            OpInfo("conv2d", ("r.quantized.dequantized", "w1"), ("c1",)),
             OpInfo("elementwise_add", ("c1", "r"), ("a",)),
             OpInfo("dequantize_linear", ("a.q",), ("a.quantized.dequantized",)),
-            OpInfo("matmul_v2", ("a.quantized.dequantized", "w2"), ("logits",))]
+            OpInfo("dequantize_linear", ("w2",), ("w2.quantized.dequantized",)),
+            OpInfo("matmul_v2", ("a.quantized.dequantized", "w2.quantized.dequantized"),
+                   ("logits",))]
 
 
 def test_quantized_ops_are_matched_by_output_name_and_named_by_their_weight():

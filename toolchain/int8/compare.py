@@ -50,8 +50,11 @@ class ComparedOp:
 def quantized_ops(fp32_ops: list[OpInfo], fp32_weights: set[str],
                   int8_ops: list[OpInfo]) -> list[ComparedOp]:
     """The FP32 program's quantizable ops (with a weight) whose output the INT8 program
-    writes with an op that reads a dequantized input; in FP32 program order."""
-    dequantized = {out for op in int8_ops if op.type == DEQUANTIZE for out in op.outputs}
+    writes with an op that reads its weight dequantized; in FP32 program order. (A dequantized
+    activation alone does not make an op INT8: PTQ also puts quantize/dequantize pairs on
+    the outputs of batch norm and relu, in front of an op it kept in FP32.)"""
+    dequantized = {out for op in int8_ops if op.type == DEQUANTIZE
+                   and any(i in fp32_weights for i in op.inputs) for out in op.outputs}
     quantized_outputs = {out for op in int8_ops if op.type in QUANTIZABLE
                          and any(i in dequantized for i in op.inputs) for out in op.outputs}
     found = []
