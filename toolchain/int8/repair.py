@@ -19,6 +19,7 @@ larger; it re-quantizes at most ceil(log2 N) + 1 times after the full INT8 model
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -118,14 +119,14 @@ class _Lab:
         out = self.scratch / f"q{self.count}"
         quantize_model(self.settings, self.model_dir, self.calib_data, out, algo=algo,
                        batch_size=self.batch_size, batch_nums=self.batch_nums,
-                       progress=False, keep_fp32=keep)
+                       keep_fp32=keep)
         return out
 
     def top1(self, model: Path, precision: str) -> tuple[float, int]:
         from ..runners import run_accuracy
 
         r = run_accuracy(self.settings, model, self.held_out, precision, device="cpu",
-                         runner="python", limit=self.limit, progress=False)
+                         runner="python", limit=self.limit)
         return r.top1, r.images
 
     def p50(self, model: Path, precision: str) -> float:
@@ -144,7 +145,6 @@ def repair_int8(settings: LabSettings, model_dir: Path, calib_data: Path, held_o
                 progress: ProgressSink = NO_PROGRESS) -> RepairResult:
     from ..fsio import swap_in_directory
     from ..models.layout import find_model_files, write_record
-    from ..models.worker import temp_dir_beside
     from ..quantize import check_quantizable, default_output
     from .algos import algos_to_try, best_trial
     from .compare import compare_layers
@@ -155,8 +155,9 @@ def repair_int8(settings: LabSettings, model_dir: Path, calib_data: Path, held_o
     files = check_quantizable(Path(model_dir))
     output = Path(output) if output else default_output(settings, files.dir)
     if output.resolve() == files.dir.resolve():
-        raise LabError("--output must differ from --model-dir", where=str(output))
-    scratch = temp_dir_beside(output)
+        raise LabError("--out must differ from --model-dir", where=str(output))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}.repair-", dir=output.parent))
     lab = _Lab(settings, files.dir, Path(calib_data), Path(held_out), scratch, batch_size,
                batch_nums, limit, latency_repeats)
     try:
