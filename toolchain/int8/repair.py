@@ -175,7 +175,7 @@ def repair_int8(settings: LabSettings, model_dir: Path, calib_data: Path, held_o
             full = models[algo]
             attempts = [Attempt([], algo, chosen["top1"], chosen["drop"],
                                 chosen["drop"] <= max_top1_drop)]
-            lab.count = 0       # re-quantizations from here on
+            first_count = lab.count     # re-quantizations are counted from here
             result = RepairResult(model_dir=files.dir, output=None, algo=algo,
                                   max_top1_drop=max_top1_drop, held_out=Path(held_out),
                                   images=images, fp32_top1=fp32_top1, top1=chosen["top1"],
@@ -207,7 +207,7 @@ def repair_int8(settings: LabSettings, model_dir: Path, calib_data: Path, held_o
                     return attempts[-1].meets
 
                 k = smallest_meeting(len(ranking), meets)
-                result.quantizations = lab.count
+                result.quantizations = lab.count - first_count
                 if k is None or k == len(ranking):
                     result.message = (f"cannot meet --max-top1-drop {max_top1_drop}: the INT8 "
                                       f"model drops {chosen['drop']:.2f} points, and only "
