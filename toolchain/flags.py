@@ -159,6 +159,9 @@ SAMPLE_SIZE = Number(int, 1, 1_000_000, example="1024")
 SEED = Number(int, 0, 2 ** 32 - 1, example="0")
 CYCLES = Number(int, 3, 100_000, example="50")
 SLOPE_KB = Number(float, 0, 1_000_000, example="64")
+COMPARE_IMAGES = Number(int, 1, 100_000, example="32")
+TOP = Number(int, 1, 100_000, example="10")
+MAX_TOP1_DROP = Number(float, 0, 100, example="1")
 
 
 # ---- the words every task shares ----------------------------------------------------------

@@ -98,6 +98,7 @@ class QuantizePlan(JsonResult):
     batch_size: int
     batch_nums: int             # at most what the dataset holds
     op_types: tuple[str, ...]
+    keep_fp32: tuple[str, ...] = ()     # weights of ops PTQ leaves in FP32 (skip_tensor_list)
 
     def step(self, output: Path | None = None) -> WorkerStep:
         """The worker run; `output`: where it writes (default the plan's output)."""
@@ -105,7 +106,8 @@ class QuantizePlan(JsonResult):
                 "--params", self.params, "--calib-data", str(self.calib_data),
                 "--out", str(output or self.output), "--algo", self.algo,
                 "--batch-size", str(self.batch_size), "--batch-nums", str(self.batch_nums),
-                "--op-types", ",".join(self.op_types)]
+                "--op-types", ",".join(self.op_types),
+                *(["--keep-fp32", ",".join(self.keep_fp32)] if self.keep_fp32 else [])]
         return WorkerStep("toolchain.quantize", tuple(args), pir=False, what="quantization")
 
     def script(self) -> str:
@@ -119,12 +121,14 @@ class QuantizePlan(JsonResult):
 
 def plan_quantize(settings: LabSettings, model_dir: Path, calib_data: Path,
                   output: Path | None = None, algo: str = "KL", batch_size: int = 10,
-                  batch_nums: int = 10, op_types: tuple[str, ...] | None = None
-                  ) -> QuantizePlan:
+                  batch_nums: int = 10, op_types: tuple[str, ...] | None = None,
+                  keep_fp32: tuple[str, ...] = ()) -> QuantizePlan:
     """Check the model and the calibration data and decide the run; writes nothing.
 
     op_types: the op types to quantize (default OP_TYPES); more types let oneDNN
-    keep more of the graph in INT8 (fewer reorders between INT8 and FP32)."""
+    keep more of the graph in INT8 (fewer reorders between INT8 and FP32).
+    keep_fp32: weight names of ops to leave in FP32 (PTQ's skip_tensor_list skips
+    every op that reads one; a weight is read by its op only)."""
     from .data.binfmt import DatasetReader
     from .models.inputs import check_dataset_fits_model
 
@@ -152,7 +156,7 @@ def plan_quantize(settings: LabSettings, model_dir: Path, calib_data: Path,
                         calib_images=available, output=output, algo=algo,
                         batch_size=batch_size,
                         batch_nums=min(batch_nums, max(1, available // batch_size)),
-                        op_types=tuple(op_types or OP_TYPES))
+                        op_types=tuple(op_types or OP_TYPES), keep_fp32=tuple(keep_fp32))
 
 
 def execute_quantize(plan: QuantizePlan, progress: ProgressSink = NO_PROGRESS
@@ -175,7 +179,8 @@ def execute_quantize(plan: QuantizePlan, progress: ProgressSink = NO_PROGRESS
                               "format": "legacy", "precision": "int8",
                               "num_classes": src.get("num_classes"), "sha256": sha,
                               "source_sha256": source_sha, "algo": plan.algo,
-                              "calib_data": str(plan.calib_data), "note": src.get("note", "")})
+                              "calib_data": str(plan.calib_data), "note": src.get("note", ""),
+                              **({"kept_fp32": list(plan.keep_fp32)} if plan.keep_fp32 else {})})
     return QuantizeResult(model_dir=plan.model_dir, output=plan.output, algo=plan.algo,
                           calib_data=plan.calib_data, batch_size=plan.batch_size,
                           batch_nums=plan.batch_nums, calib_images=res["calib_images"],
@@ -186,11 +191,13 @@ def execute_quantize(plan: QuantizePlan, progress: ProgressSink = NO_PROGRESS
 def quantize_model(settings: LabSettings, model_dir: Path, calib_data: Path,
                    output: Path | None = None, algo: str = "KL", batch_size: int = 10,
                    batch_nums: int = 10, progress: ProgressSink = NO_PROGRESS,
-                   op_types: tuple[str, ...] | None = None) -> QuantizeResult:
+                   op_types: tuple[str, ...] | None = None,
+                   keep_fp32: tuple[str, ...] = ()) -> QuantizeResult:
     """Quantize `model_dir` on the images of `calib_data` (bin or slim-dir dataset):
     plan_quantize, then execute_quantize."""
     return execute_quantize(plan_quantize(settings, model_dir, calib_data, output, algo,
-                                          batch_size, batch_nums, op_types), progress)
+                                          batch_size, batch_nums, op_types, keep_fp32),
+                            progress)
 
 
 # --- worker side (runs with FLAGS_enable_pir_api=0) -----------------------------------
@@ -265,6 +272,7 @@ def _worker(args) -> dict:
         params_filename=args.params, data_loader=loader, batch_size=args.batch_size,
         batch_nums=args.batch_nums, algo=args.algo, onnx_format=True,
         quantizable_op_type=[t for t in args.op_types.split(",") if t],
+        skip_tensor_list=[t for t in args.keep_fp32.split(",") if t] or None,
         is_use_cache_file=False)
     ptq.quantize()
     out = Path(args.out)
@@ -290,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=10)
     ap.add_argument("--batch-nums", type=int, default=10)
     ap.add_argument("--op-types", default=",".join(OP_TYPES))
+    ap.add_argument("--keep-fp32", default="")
     args = ap.parse_args(argv)
     from .models.worker import worker_main
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import LabError
+from ..int8.finite import check_finite, find_nonfinite, nonfinite_error
 from .configplan import Call
 
 # Classic plan name -> names to try, newest first (Paddle 3.2+ renamed mkldnn -> onednn).
@@ -261,6 +262,7 @@ class Engine:
                 collector = Engine(files, shape_collection)
                 collector.infer(sample)
         check_model_files(files)
+        self.model = str(files.dir)
         config = pi.Config(str(files.program), str(files.params))
         self.applied = apply_plan(config, plan)
         if hasattr(config, "disable_glog_info") and not os.environ.get("GLOG_v"):
@@ -413,6 +415,7 @@ def measure_latency(engine: Engine, inputs: SampleSet, batch_size: int, warmup: 
         images, labels, idx = inputs.batch(batch_size, number)
         number += 1
         out, ms = engine.timed(images)
+        check_finite(out, engine.model)
         samples.append(ms)
         if first is None:
             first = (labels, idx, out)
@@ -462,6 +465,10 @@ def measure_accuracy(engine: Engine, reader, batch_size: int, limit: int | None,
     t0 = time.perf_counter()
     for images, labels in itertools.chain([first], batches):
         logits, ms = engine.timed(images)
+        bad = find_nonfinite(logits, first_image=len(preds))
+        if bad:
+            batches.close()     # the reading thread stops before the caller closes the reader
+            raise nonfinite_error(bad, engine.model)
         samples.append(ms)
         logits = logits.reshape(logits.shape[0], -1)
         k = min(5, logits.shape[1])
