@@ -123,14 +123,14 @@ class _Lab:
         return out
 
     def top1(self, model: Path, precision: str) -> tuple[float, int]:
-        from ..runners import run_accuracy
+        from ..runners.run import run_accuracy
 
         r = run_accuracy(self.settings, model, self.held_out, precision, device="cpu",
                          runner="python", limit=self.limit)
         return r.top1, r.images
 
     def p50(self, model: Path, precision: str) -> float:
-        from ..runners import run_latency
+        from ..runners.run import run_latency
 
         r = run_latency(self.settings, model, precision, device="cpu", runner="python",
                         batch_size=1, warmup=5, repeats=self.latency_repeats,

@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from int8_helpers import plant_outlier
-from runner_helpers import trained_lab  # noqa: F401
+from support.int8 import plant_outlier
 from toolchain.errors import LabError
 from toolchain.int8.algos import algos_to_try, best_trial
 from toolchain.int8.compare import compare_layers

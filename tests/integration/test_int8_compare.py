@@ -9,8 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from int8_helpers import poison_with_nan
-from runner_helpers import trained_lab  # noqa: F401
+from support.int8 import poison_with_nan
 from toolchain.errors import LabError
 from toolchain.int8.compare import (ComparedOp, ErrorSums, OpInfo, compare_layers,
                                     feeding_compared, quantized_ops)
