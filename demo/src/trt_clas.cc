@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     if (sampled) j.Str("order_file", o.order_file);
     j.Num("create_ms", create_ms).Num("first_run_ms", timings.first_run_ms)
         .Num("warm_p50_ms", stats.p50);
-    if (peak_rss_mb >= 0) j.Num("peak_rss_mb", peak_rss_mb).Str("peak_rss_scope", "process");
+    if (peak_rss_mb >= 0) j.Num("peak_rss_mb", peak_rss_mb);
     if (has_labels) {
       JsonObject first;
       first.IntList("predicted", predicted).IntList("labels", labels);

@@ -101,7 +101,7 @@ def test_cpp_latency_parses_into_a_run_result(cpp_lab, standin_model):  # noqa: 
     assert r.create_ms > 0 and r.first_run_ms > 0 and r.warm_p50_ms == r.latency_ms.p50
     assert r.engine_cache is None           # CPU: no TensorRT engine
     # the demo's own VmHWM at its end
-    assert r.peak_rss_scope == "process" and r.peak_rss_mb > 13 * 602112 / 2**20
+    assert r.peak_rss_scope == "child process" and r.peak_rss_mb > 13 * 602112 / 2**20
 
     hot = run_latency(settings, standin_model, "fp32", device="cpu", runner="cpp",
                       batch_size=2, warmup=1, repeats=3, data_file=data, hot=True)

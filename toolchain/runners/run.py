@@ -424,8 +424,10 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
     if not result.inputs:        # an older demo that does not say: it times its first batch
         result.inputs = ("dataset" if kind == "accuracy" else
                          "hot" if data_file is not None else "seeded-noise")
-    if result.peak_rss_mb is None and child_peak_mb is not None:   # the demo's own VmHWM
-        result.peak_rss_mb, result.peak_rss_scope = child_peak_mb, "child process"
+    if result.peak_rss_mb is None and child_peak_mb is not None:   # an older demo's, polled
+        result.peak_rss_mb = child_peak_mb
+    if result.peak_rss_mb is not None:        # the demo process's VmHWM, either way
+        result.peak_rss_scope = "child process"
     if result.warm_p50_ms is None and result.latency_ms is not None:
         result.warm_p50_ms = result.latency_ms.p50
     return result
