@@ -1,7 +1,11 @@
 // trt_clas: latency of a Paddle Inference classifier (CPU or GPU), named after
 // the PaddleSlim TensorRT tutorial's program. See --help.
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +53,34 @@ struct TimedInputs {
   }
 };
 
+// Files under `dir` (recursively) whose name says "serialized": TensorRT engines.
+void SerializedEngines(const std::string& dir, std::set<std::string>* found) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = dir + "/" + name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      SerializedEngines(path, found);
+    } else if (S_ISREG(st.st_mode) && name.find("serialized") != std::string::npos) {
+      found->insert(path);
+    }
+  }
+  ::closedir(d);
+}
+
+// "built" when predictor creation serialized engines into the cache, "loaded" when
+// it had some and none was added, "" without a TensorRT cache or with nothing in it.
+std::string EngineCacheState(const std::set<std::string>& before,
+                             const std::set<std::string>& after) {
+  for (const auto& f : after)
+    if (!before.count(f)) return "built";
+  return after.empty() ? "" : "loaded";
+}
+
 TimedInputs LoadInputs(const Options& o, std::vector<float>* input) {
   const int bs = o.batch_size;
   TimedInputs in;
@@ -92,9 +124,14 @@ int main(int argc, char** argv) {
     const bool sampled = in.mode == "sample-set";
     const bool has_labels = in.mode != "seeded-noise";
 
+    const bool trt_cache = o.device == Device::kGpu && o.use_trt && !o.trt_cache_dir.empty();
+    std::set<std::string> engines_before, engines_after;
+    if (trt_cache) SerializedEngines(o.trt_cache_dir, &engines_before);
     const double create_start = NowMs();
     Engine engine(o);
     const double create_ms = NowMs() - create_start;
+    if (trt_cache) SerializedEngines(o.trt_cache_dir, &engines_after);
+    const std::string engine_cache = EngineCacheState(engines_before, engines_after);
     std::vector<float> output, first_output;
     std::vector<int64_t> labels, indices;  // of the first timed batch
     auto fill = [&](int64_t number, float* batch) {
@@ -162,6 +199,10 @@ int main(int argc, char** argv) {
     if (sampled) j.Str("order_file", o.order_file);
     j.Num("create_ms", create_ms).Num("first_run_ms", timings.first_run_ms)
         .Num("warm_p50_ms", stats.p50);
+    if (!engine_cache.empty()) {  // the creation time is the engine's build or load
+      j.Str("engine_cache", engine_cache)
+          .Num(engine_cache == "built" ? "engine_build_ms" : "engine_load_ms", create_ms);
+    }
     if (peak_rss_mb >= 0) j.Num("peak_rss_mb", peak_rss_mb);
     if (has_labels) {
       JsonObject first;

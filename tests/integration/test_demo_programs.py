@@ -397,6 +397,16 @@ def test_gpu_tensorrt_config_calls(demo_gpu, standin_model, tmp_path):
     assert "DisableGpu()" not in calls and calls[-1] == "CreatePredictor"
     out = last_json(proc.stdout)
     assert out["device"] == "gpu" and out["use_trt"] is True and out["use_calib"] is False
+    assert out.get("engine_cache") is None    # the stand-in serializes no engine: none to tell
+    # an engine already in the cache (and none added by the stand-in): it was loaded
+    (cache / "sub").mkdir(parents=True, exist_ok=True)
+    (cache / "sub" / "trt_serialized_0").write_bytes(b"engine")
+    again = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--device=gpu",
+                     f"--trt_cache_dir={cache}", "--repeats=1", "--json_only")
+    assert again.returncode == 0, again.stderr
+    loaded = last_json(again.stdout)
+    assert loaded["engine_cache"] == "loaded" and loaded["engine_load_ms"] == loaded["create_ms"]
+    assert "engine_build_ms" not in loaded
     proc = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--device=gpu",
                     "--use_int8", "--use_calib", "--repeats=1", "--json_only",
                     env={"PADDLE_STANDIN_TRACE": str(tmp_path / "t2.txt")})
