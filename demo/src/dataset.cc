@@ -193,4 +193,41 @@ std::unique_ptr<Dataset> Dataset::Open(const std::string& path) {
   }
 }
 
+std::vector<int64_t> ReadOrderFile(const std::string& path, int64_t images) {
+  const std::string fix = "write it with the lab's runner (`invoke run` with a data file), or pass "
+                          "little-endian int64 indices of the dataset's images";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw DemoError("order file " + path + " does not exist or is not a file",
+                    "check the path given to --order_file");
+  }
+  if (st.st_size == 0 || st.st_size % 8 != 0) {
+    throw DemoError("order file " + path + " is " + std::to_string((long long)st.st_size) +
+                        " bytes, not a non-empty multiple of 8 (int64 indices)", fix);
+  }
+  std::vector<int64_t> order(static_cast<size_t>(st.st_size / 8));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw DemoError("cannot open order file " + path + ": " + std::strerror(errno),
+                    "check the path given to --order_file");
+  }
+  try {
+    ReadExact(fd, order.data(), static_cast<size_t>(st.st_size), 0, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order[i] < 0 || order[i] >= images) {
+      throw DemoError("order file " + path + " names image " + std::to_string(order[i]) +
+                          " (entry " + std::to_string(i) + ") but the dataset has " +
+                          std::to_string(images) + " images",
+                      "write the order for this dataset (indices 0.." +
+                          std::to_string(images - 1) + ")");
+    }
+  }
+  return order;
+}
+
 }  // namespace demo

@@ -35,4 +35,8 @@ class Dataset {
   std::string format_, path_;
 };
 
+// An --order_file: little-endian int64 image indices, each in [0, images).
+// Throws DemoError for a missing, empty or ragged file or an index out of range.
+std::vector<int64_t> ReadOrderFile(const std::string& path, int64_t images);
+
 }  // namespace demo

@@ -119,6 +119,14 @@ std::vector<Flag> MakeFlags(Options* o) {
                "dataset: a .bin file (int64 N | N float32 3x224x224 | N int64 labels), a folder of "
                "<i>.data files, or one <i>.data file (602112 bytes of floats + int32 label)",
                str(&o->data_file)});
+  f.push_back({{"order_file"}, Kind::kString, kLatency,
+               "time batches drawn from the dataset in this order (a file of little-endian int64 "
+               "image indices, cycled); the images it names are read into memory before timing. "
+               "Without it: the dataset's first batch, again and again",
+               str(&o->order_file)});
+  f.push_back({{"seed"}, Kind::kInt, kLatency,
+               "the seed that made --order_file (only recorded in the JSON line)",
+               [o](const std::string& v) { o->seed = ToInt("seed", v, 0, INT64_MAX); }});
   f.push_back({{"limit"}, Kind::kInt, kAccuracy, "score only the first N images (default all)",
                [o](const std::string& v) { o->limit = ToInt("limit", v, 0, INT64_MAX); }});
   f.push_back({{"progress_every"}, Kind::kInt, kAccuracy,
@@ -170,8 +178,11 @@ void PrintHelp(const Options& o, const std::vector<Flag>& flags, int scope) {
         "Runs --warmup untimed batches, then --repeats timed ones and prints\n"
         "min/mean/p50/p90/p99/max per batch in ms and the throughput in images/s.\n"
         "The timer covers input copy (host->device), Run() and output copy (device->host).\n"
-        "With --data_file it feeds the first batch of the dataset and prints predicted\n"
-        "class versus label; without, a fixed synthetic input.\n\n");
+        "With --data_file it feeds the first batch of the dataset (or, with --order_file,\n"
+        "batches drawn in that order from images held in memory) and prints predicted\n"
+        "class versus label of the first timed batch; without, a fixed synthetic input.\n"
+        "The JSON line also has create_ms (predictor creation), first_run_ms (the first\n"
+        "Run, any engine build included), warm_p50_ms and peak_rss_mb (VmHWM).\n\n");
   } else {
     std::printf(
         "Top-1/top-5 accuracy of a Paddle Inference classifier over a preprocessed\n"
@@ -262,6 +273,9 @@ Options ParseOptions(int argc, char** argv, Program program) {
   }
   if (o.model_dir.empty() && o.model_file.empty()) {
     Usage("no model given", "pass --model_dir=DIR (or --model_file=FILE --params_file=FILE)");
+  }
+  if (!o.order_file.empty() && o.data_file.empty()) {
+    Usage("--order_file needs a dataset", "pass --data_file=FILE.bin with --order_file");
   }
   if (program == Program::kTestAcc && o.data_file.empty()) {
     Usage("no dataset given", "pass --data_file=FILE.bin (or --data_dir=DIR of <i>.data files)");

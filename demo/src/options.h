@@ -26,6 +26,8 @@ struct Options {
   int warmup = 10;
   int repeats = 100;
   std::string data_file;             // bin dataset, slim dir, or one <i>.data file
+  std::string order_file;            // trt_clas: int64 image indices, the seeded draw order
+  int64_t seed = -1;                 // trt_clas: the seed of --order_file, for the record (-1: none)
   int64_t limit = 0;                 // test_acc: 0 = all images
   int progress_every = 1000;         // test_acc: images between progress lines
   std::string predictions_out;       // test_acc: "index top1 label" per image

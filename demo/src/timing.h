@@ -13,10 +13,14 @@ namespace demo {
 // Milliseconds on the steady clock.
 double NowMs();
 
+// This process's peak resident set (VmHWM of /proc/self/status) in MiB; < 0 when unknown.
+double PeakRssMb();
+
 struct BatchTimings {
   std::vector<double> full_ms;   // batches of the full batch size
   std::vector<double> short_ms;  // shorter batches (test_acc's last one)
   double total_ms = 0;           // all timed batches
+  double first_run_ms = 0;       // the very first Infer (warm-up or timed): any engine build
 
   // What the programs report: the full batches, or the short ones when there are none.
   LatencyStats Summary() const;
@@ -29,11 +33,18 @@ using FillBatch = std::function<int(int64_t index, float* input)>;
 using UseOutput = std::function<void(int64_t index, int images, const std::vector<float>& output,
                                      double elapsed_ms)>;
 
-// Fills batch 0 and runs it `warmup` times untimed (when warmup > 0), then for
-// each of `batches` batches: fill, time Infer, use. `input` holds batch_size
-// images; `output` ends with the last batch's output. `use` may be empty.
+// How fill and use number the batches.
+enum class BatchNumbers {
+  kTimedOnly,  // warm-up runs batch 0 `warmup` times; timed batches are 0..batches-1
+  kStream,     // one stream: warm-up batches 0..warmup-1, then timed warmup..warmup+batches-1
+};
+
+// Runs `warmup` untimed batches, then for each of `batches` batches: fill, time
+// Infer, use (fill and use get the same number). `input` holds batch_size images;
+// `output` ends with the last batch's output. `use` may be empty. The first
+// Infer call, warm-up or timed, is also timed on its own (first_run_ms).
 BatchTimings TimeBatches(Engine& engine, int warmup, int64_t batches, int batch_size,
                          float* input, std::vector<float>* output, const FillBatch& fill,
-                         const UseOutput& use);
+                         const UseOutput& use, BatchNumbers numbers = BatchNumbers::kTimedOnly);
 
 }  // namespace demo

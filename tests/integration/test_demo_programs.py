@@ -96,13 +96,80 @@ def test_trt_clas_latency_and_first_batch(demo, datasets, standin_model, fmt):
     assert "label" in proc.stdout
 
 
+def test_trt_clas_reports_cold_start_and_peak_rss(demo_2x, datasets, standin_model):
+    proc = run_demo(demo_2x.trt_clas, f"--model_dir={standin_model}",
+                    f"--data_file={datasets['bin']}", "--batch_size=4", "--warmup=3",
+                    "--repeats=10")
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc.stdout)
+    assert out["create_ms"] > 0 and out["first_run_ms"] > 0
+    assert out["warm_p50_ms"] == out["latency_ms"]["p50"]
+    # VmHWM of the process: at least the batch it holds (4 images of 602112 bytes)
+    assert out["peak_rss_mb"] > 4 * 602112 / 2**20
+    assert out.get("engine_cache") is None            # no TensorRT engine on CPU
+    assert (out["inputs"], out["input_count"]) == ("hot", 4)
+    assert "input_seed" not in out and "indices" not in out["first_batch"]
+    assert "first run" in proc.stdout
+    noise = last_json(run_demo(demo_2x.trt_clas, f"--model_dir={standin_model}", "--repeats=2",
+                               "--warmup=0", "--json_only").stdout)
+    assert noise["inputs"] == "seeded-noise" and "input_count" not in noise
+    # warm-up 0: the first run is the first timed batch
+    assert noise["latency_ms"]["min"] <= noise["first_run_ms"] <= noise["latency_ms"]["max"]
+
+
+def _write_order(path: Path, order) -> Path:
+    np.asarray(order, dtype="<i8").tofile(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["bin", "slim"])
+def test_trt_clas_order_file_draws_the_named_images(demo, datasets, standin_model, fmt,
+                                                    tmp_path):
+    images, labels = datasets["images"], datasets["labels"]
+    order = [9, 2, 14, 0, 5, 11, 7, 3, 1, 12, 4, 8, 6, 13, 10]      # images 0..14 of 23
+    order_file = _write_order(tmp_path / "order.i64", order)
+    proc = run_demo(demo.trt_clas, f"--model_dir={standin_model}", f"--data_file={datasets[fmt]}",
+                    f"--order_file={order_file}", "--seed=41", "--batch_size=4", "--warmup=3",
+                    "--repeats=5")
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc.stdout)
+    assert (out["inputs"], out["input_count"], out["input_seed"]) == ("sample-set", 15, 41)
+    # warm-up batches 0..2 take order[0:12]; the first timed batch is the next 4, cycled
+    expected = [order[i % len(order)] for i in range(12, 16)]
+    first = out["first_batch"]
+    assert first["indices"] == expected == [6, 13, 10, 9]
+    assert first["predicted"] == standin_predict(images[expected], standin_model).argmax(1).tolist()
+    assert first["labels"] == labels[expected].tolist()
+    assert out["latency_ms"]["count"] == 5 and out["create_ms"] > 0
+    # the images are held in memory: at least the 15 of the sample set
+    assert out["peak_rss_mb"] > 15 * 602112 / 2**20
+
+
+def test_trt_clas_bad_order_file(demo_2x, datasets, standin_model, tmp_path):
+    run = lambda *a: run_demo(demo_2x.trt_clas, f"--model_dir={standin_model}",  # noqa: E731
+                              "--repeats=1", *a)
+    data = f"--data_file={datasets['bin']}"
+    _assert_one_clear_error(run(data, f"--order_file={tmp_path / 'none.i64'}"),
+                            "does not exist", "--order_file")
+    ragged = tmp_path / "ragged.i64"
+    ragged.write_bytes(b"\0" * 12)
+    _assert_one_clear_error(run(data, f"--order_file={ragged}"), "not a non-empty multiple of 8")
+    far = _write_order(tmp_path / "far.i64", [0, 23])
+    _assert_one_clear_error(run(data, f"--order_file={far}"), "names image 23 (entry 1)",
+                            "has 23 images")
+    _assert_one_clear_error(run(f"--order_file={far}"), "--order_file needs a dataset", code=2)
+    _assert_one_clear_error(run(data, f"--order_file={far}", "--seed=-1"), "out of range",
+                            code=2)
+
+
 def test_trt_clas_help_says_what_the_timer_covers(demo_2x):
     proc = run_demo(demo_2x.trt_clas, "--help")
     assert proc.returncode == 0
     assert "input copy" in proc.stdout and "output copy" in proc.stdout
     for flag in ("--model_dir", "--repeats, --repeat_times", "--use_int8, --int8", "--use_calib",
                  "--data_file, --data_dir", "--trt_cache_dir", "--workspace_mb",
-                 "--min_subgraph_size", "--json_only", "--device", "--precision"):
+                 "--min_subgraph_size", "--json_only", "--device", "--precision",
+                 "--order_file", "--seed"):
         assert flag in proc.stdout, flag
     acc = run_demo(demo_2x.test_acc, "--help")
     assert "--limit" in acc.stdout and "--predictions_out" in acc.stdout
@@ -330,6 +397,16 @@ def test_gpu_tensorrt_config_calls(demo_gpu, standin_model, tmp_path):
     assert "DisableGpu()" not in calls and calls[-1] == "CreatePredictor"
     out = last_json(proc.stdout)
     assert out["device"] == "gpu" and out["use_trt"] is True and out["use_calib"] is False
+    assert out.get("engine_cache") is None    # the stand-in serializes no engine: none to tell
+    # an engine already in the cache (and none added by the stand-in): it was loaded
+    (cache / "sub").mkdir(parents=True, exist_ok=True)
+    (cache / "sub" / "trt_serialized_0").write_bytes(b"engine")
+    again = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--device=gpu",
+                     f"--trt_cache_dir={cache}", "--repeats=1", "--json_only")
+    assert again.returncode == 0, again.stderr
+    loaded = last_json(again.stdout)
+    assert loaded["engine_cache"] == "loaded" and loaded["engine_load_ms"] == loaded["create_ms"]
+    assert "engine_build_ms" not in loaded
     proc = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--device=gpu",
                     "--use_int8", "--use_calib", "--repeats=1", "--json_only",
                     env={"PADDLE_STANDIN_TRACE": str(tmp_path / "t2.txt")})

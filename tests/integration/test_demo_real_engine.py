@@ -89,6 +89,43 @@ def test_real_engine_predictions_equal_python(wheel_demo, real_models, layout, t
     assert first["labels"] == labels[:4].tolist()
 
 
+def test_real_engine_sample_set_draws_what_the_python_runner_draws(wheel_demo, real_models,
+                                                                   tmp_path):
+    """A seeded run: trt_clas with the order file the cpp runner writes times the same
+    images as the Python runner, and the real engine predicts the same for them."""
+    from toolchain.runners.cpp import write_order_file
+    from toolchain.runners.run import run_latency
+    from toolchain.settings import LabSettings
+
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((9, 3, 224, 224), dtype=np.float32)
+    labels = rng.integers(0, 1000, 9).astype(np.int64)
+    data = write_bin(tmp_path / "val.bin", images, labels)
+    settings = LabSettings.from_mapping({"work_dir": str(tmp_path / "work")})
+    py = run_latency(settings, real_models["json"], "fp32", device="cpu", runner="python",
+                     batch_size=2, warmup=2, repeats=3, threads=1, data_file=data,
+                     sample_size=7, seed=5)
+    order = write_order_file(tmp_path / "order.i64", data, 7, 5)
+    assert sorted(order) == list(range(7))
+    proc = run_demo(wheel_demo / "trt_clas", f"--model_dir={real_models['json']}",
+                    f"--data_file={data}", f"--order_file={tmp_path / 'order.i64'}", "--seed=5",
+                    "--batch_size=2", "--warmup=2", "--repeats=3", "--threads=1", "--json_only",
+                    timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc.stdout)
+    assert (out["inputs"], out["input_count"], out["input_seed"]) == \
+        (py.inputs, py.input_count, py.input_seed) == ("sample-set", 7, 5)
+    assert out["first_batch"]["indices"] == py.first_batch["indices"]
+    assert out["first_batch"]["labels"] == py.first_batch["labels"] == \
+        labels[py.first_batch["indices"]].tolist()
+    assert out["first_batch"]["predicted"] == py.first_batch["predicted"]
+    # a real predictor: creation and the first run take time; the process holds the
+    # sample set and the model
+    assert out["create_ms"] > 0 and out["first_run_ms"] > 0
+    assert out["warm_p50_ms"] == out["latency_ms"]["p50"]
+    assert out["peak_rss_mb"] > 7 * 602112 / 2**20 and out.get("engine_cache") is None
+
+
 def test_real_engine_binaries_resolve_and_bad_model(wheel_demo, tmp_path):
     check = check_binary(wheel_demo / "trt_clas")
     assert check.ok, check.unresolved

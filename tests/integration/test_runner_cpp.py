@@ -19,6 +19,7 @@ from standin_sdk import standin_predict
 from toolchain.errors import LabError
 from toolchain.runners.run import run_accuracy, run_latency
 from toolchain.runners.cpp import parse_demo_output, read_predictions
+from toolchain.runners.python_engine import batch_indices, sample_order
 from toolchain.runners.select import select_runner
 from toolchain.state import save_demo_build, set_current_library
 
@@ -86,15 +87,44 @@ def test_cpp_latency_parses_into_a_run_result(cpp_lab, standin_model):  # noqa: 
     assert (r.batch_size, r.threads, r.repeats) == (2, 2, 6)
     assert r.latency_ms.count == 6 and r.latency_ms.min <= r.latency_ms.p50 <= r.latency_ms.max
     assert r.raw["program"] == "trt_clas" and r.provenance["paddle_api"] == "2.x"
-    expected = standin_predict(images[:2], standin_model).argmax(1)
-    assert r.first_batch["predicted"] == expected.tolist()
-    assert r.first_batch["labels"] == labels[:2].tolist()
     assert "--model_file=" + str(standin_model / "inference.pdmodel") in r.provenance["args"]
-    # today's demo times its first batch; its peak RSS is read from /proc while it runs
-    # (the stand-in demo may end before the first look: then there is none)
-    assert r.inputs == "hot" and r.warm_p50_ms == r.latency_ms.p50
-    assert r.peak_rss_mb is None or (r.peak_rss_scope, r.peak_rss_mb > 1) == ("child process",
-                                                                              True)
+    # the demo draws the sample set (all 13 images) in the Python runner's seeded order:
+    # the first timed batch follows the one warm-up batch
+    seed = settings.run.seed
+    drawn = batch_indices(sample_order(13, seed), 2, 1)
+    assert (r.inputs, r.input_count, r.input_seed) == ("sample-set", 13, seed)
+    assert r.first_batch["indices"] == drawn
+    assert r.first_batch["predicted"] == \
+        standin_predict(images[drawn], standin_model).argmax(1).tolist()
+    assert r.first_batch["labels"] == labels[drawn].tolist()
+    assert f"--seed={seed}" in r.provenance["args"]
+    assert r.create_ms > 0 and r.first_run_ms > 0 and r.warm_p50_ms == r.latency_ms.p50
+    assert r.engine_cache is None           # CPU: no TensorRT engine
+    # the demo's own VmHWM at its end
+    assert r.peak_rss_scope == "child process" and r.peak_rss_mb > 13 * 602112 / 2**20
+
+    hot = run_latency(settings, standin_model, "fp32", device="cpu", runner="cpp",
+                      batch_size=2, warmup=1, repeats=3, data_file=data, hot=True)
+    assert (hot.inputs, hot.input_count, hot.input_seed) == ("hot", 2, None)
+    assert not any(a.startswith("--order_file") for a in hot.provenance["args"])
+    assert hot.first_batch["predicted"] == \
+        standin_predict(images[:2], standin_model).argmax(1).tolist()
+    assert hot.first_batch["labels"] == labels[:2].tolist()
+
+
+@pytest.mark.slow
+def test_cpp_sample_set_follows_sample_size_and_seed(cpp_lab, standin_model):  # noqa: F811
+    settings, data, images, labels = cpp_lab
+    r = run_latency(settings, standin_model, "fp32", device="cpu", runner="cpp",
+                    batch_size=3, warmup=2, repeats=4, data_file=data, sample_size=5, seed=9)
+    drawn = batch_indices(sample_order(5, 9), 3, 2)      # cycled: 5 images, batches of 3
+    assert (r.inputs, r.input_count, r.input_seed) == ("sample-set", 5, 9)
+    assert r.first_batch["indices"] == drawn and max(drawn) < 5
+    assert r.first_batch["labels"] == labels[drawn].tolist()
+    other = run_latency(settings, standin_model, "fp32", device="cpu", runner="cpp",
+                        batch_size=3, warmup=2, repeats=4, data_file=data, sample_size=5,
+                        seed=10)
+    assert other.first_batch["indices"] == batch_indices(sample_order(5, 10), 3, 2)
 
 
 @pytest.mark.slow

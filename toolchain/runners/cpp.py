@@ -24,8 +24,10 @@ def demo_args(program: str, files, device: str, precision: str, batch_size: int,
               limit: int | None = None, trt_cache_dir: str | None = None,
               workspace_mb: int | None = None, min_subgraph_size: int | None = None,
               predictions_out: Path | None = None, onednn: bool = True,
-              ir_optim: bool = True) -> list[str]:
-    """The demo's command-line flags for one run (gflags `--name=value`)."""
+              ir_optim: bool = True, order_file: Path | None = None,
+              seed: int | None = None) -> list[str]:
+    """The demo's command-line flags for one run (gflags `--name=value`). trt_clas with
+    `order_file` (write_order_file) times batches drawn in that order; `seed` is recorded."""
     args = [f"--model_dir={files.dir}", f"--model_file={files.program}",
             f"--params_file={files.params}", f"--device={device}", f"--precision={precision}",
             f"--batch_size={batch_size}", f"--threads={threads}"]
@@ -35,6 +37,10 @@ def demo_args(program: str, files, device: str, precision: str, batch_size: int,
         args += [f"--warmup={warmup}"]
     if data_file is not None:
         args.append(f"--data_file={data_file}")
+    if order_file is not None:
+        args.append(f"--order_file={order_file}")
+        if seed is not None:
+            args.append(f"--seed={seed}")
     if limit is not None:
         args.append(f"--limit={limit}")
     if device == "gpu":
@@ -54,6 +60,22 @@ def demo_args(program: str, files, device: str, precision: str, batch_size: int,
         args.append(f"--predictions_out={predictions_out}")
     args.append("--json_only")
     return args
+
+
+def write_order_file(path: Path, data_file: Path, sample_size: int, seed: int) -> list[int]:
+    """Write trt_clas's --order_file: the seeded order in which the Python runner draws the
+    sample set (the data file's first `sample_size` images, all when fewer), as
+    little-endian int64; returns the order."""
+    import numpy as np
+
+    from ..data.binfmt import DatasetReader
+    from .python_engine import sample_order
+
+    with DatasetReader(data_file) as reader:
+        count = reader.count
+    order = sample_order(min(sample_size, count), seed)
+    np.asarray(order, dtype="<i8").tofile(path)
+    return order
 
 
 def parse_demo_output(stdout: str, program: str | None = None) -> dict[str, Any]:

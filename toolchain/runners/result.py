@@ -58,7 +58,7 @@ class RunResult(JsonResult):
     the runner cannot tell; engine_build_ms / engine_load_ms: the creation time it took.
     peak_rss_mb: the largest resident set of the run (peak_rss_scope "run"; "process" when
     the peak could not be reset at the start of the run; "child process": the C++ demo's
-    own VmHWM, read while it runs).
+    own VmHWM, which it prints at its end (or, from a demo that does not, read while it runs)).
     """
 
     kind: str

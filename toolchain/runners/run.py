@@ -217,8 +217,9 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
 
     With a data file the Python runner times batches drawn in a seeded order from the
     file's first `sample_size` images (lab.run.sample_size, 1024; all when fewer), read
-    into memory before timing; `hot` times its first batch again and again (what the
-    C++ demo does). The result says which (inputs, input_count, input_seed).
+    into memory before timing (the cpp runner passes the same order to trt_clas as an
+    --order_file); `hot` times its first batch again and again. The result says which
+    (inputs, input_count, input_seed).
     `plan_overrides` (python runner only): PlanOptions fields such as onednn=False,
     ir_optim=False, for finding the best FP32 configuration.
     """
@@ -248,7 +249,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
                              plan_overrides)
         plan = config_plan(dev, precision, prep.model_kind, opts)
         return _run_cpp(settings, "latency", prep, dev, precision, plan, opts,
-                        warmup=warmup, repeats=repeats, data_file=data_file)
+                        warmup=warmup, repeats=repeats, data_file=data_file,
+                        sample=None if hot else (sample_size, seed))
 
     from .python_engine import (Engine, check_device, load_sample_set, measure_latency,
                                 paddle_info, peak_rss_mb, reset_peak_rss)
@@ -398,24 +400,32 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
 def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, precision: str,
              plan: list, opts: Any, warmup: int, repeats: int, data_file: Path | None,
              limit: int | None = None, predictions: bool = False,
-             progress: ProgressSink = NO_PROGRESS) -> RunResult:
+             progress: ProgressSink = NO_PROGRESS,
+             sample: tuple[int, int] | None = None) -> RunResult:
+    """Run a demo binary; `sample` (sample_size, seed), for trt_clas with a data file: time
+    batches drawn in the Python runner's seeded order (an --order_file), else its first batch."""
     from ..state import demo_build
     from .configplan import engine_cache_dir
     from .cpp import (demo_args, parse_demo_output, read_predictions, result_from_demo,
-                      run_demo_measured)
+                      run_demo_measured, write_order_file)
     from .select import demo_binaries
 
     program = "trt_clas" if kind == "latency" else "test_acc"
     binary = demo_binaries(demo_build(settings))[program]
-    with tempfile.TemporaryDirectory(prefix="lab-pred-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lab-demo-") as tmp:
         pred_file = Path(tmp) / "predictions.txt" if predictions else None
+        order_file = None
+        if program == "trt_clas" and data_file is not None and sample is not None:
+            order_file = Path(tmp) / "order.i64"
+            write_order_file(order_file, data_file, *sample)
         args = demo_args(program, prep.files, device, precision, opts.batch_size, opts.threads,
                          warmup, repeats, data_file=data_file, limit=limit,
                          trt_cache_dir=engine_cache_dir(opts, precision) if device == "gpu"
                          else None, workspace_mb=opts.workspace_mb if device == "gpu" else None,
                          min_subgraph_size=opts.min_subgraph_size if device == "gpu" else None,
                          predictions_out=pred_file, onednn=opts.onednn,
-                         ir_optim=opts.ir_optim)
+                         ir_optim=opts.ir_optim, order_file=order_file,
+                         seed=sample[1] if order_file is not None else None)
         if device == "gpu":
             Path(engine_cache_dir(opts, precision)).mkdir(parents=True, exist_ok=True)
         with progress.track(f"running {program}", unit=""):
@@ -429,11 +439,13 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
                                                          "data_file": str(data_file or "")}))
     if preds is not None:
         result.raw = {**result.raw, "predictions": preds}
-    if not result.inputs:        # a demo that does not say: today's demo times its first batch
+    if not result.inputs:        # an older demo that does not say: it times its first batch
         result.inputs = ("dataset" if kind == "accuracy" else
                          "hot" if data_file is not None else "seeded-noise")
-    if result.peak_rss_mb is None and child_peak_mb is not None:   # the demo's own VmHWM
-        result.peak_rss_mb, result.peak_rss_scope = child_peak_mb, "child process"
+    if result.peak_rss_mb is None and child_peak_mb is not None:   # an older demo's, polled
+        result.peak_rss_mb = child_peak_mb
+    if result.peak_rss_mb is not None:        # the demo process's VmHWM, either way
+        result.peak_rss_scope = "child process"
     if result.warm_p50_ms is None and result.latency_ms is not None:
         result.warm_p50_ms = result.latency_ms.p50
     return result

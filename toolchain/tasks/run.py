@@ -128,11 +128,10 @@ def render_accuracy(con, r) -> None:
                  "(default <work_dir>/data/val.bin when it exists, else seeded random input)",
     "warmup": "untimed runs before timing (default lab.run.warmup, 10)",
     "repeats": "timed runs (default lab.run.repeats, 100)",
-    "hot": "time the data file's first batch again and again (cache-hot; what the C++ demo "
-           "does) instead of batches drawn from the sample set",
+    "hot": "time the data file's first batch again and again (cache-hot) instead of "
+           "batches drawn from the sample set",
     "sample_size": "images of the data file loaded before timing and drawn from in seeded "
-                   "order, cycled (default lab.run.sample_size, 1024; all when it has fewer; "
-                   "Python runner)",
+                   "order, cycled (default lab.run.sample_size, 1024; all when it has fewer)",
     "seed": "seed of the order the sample set is drawn in (default lab.run.seed, 0)",
     "expect_cache_hit": "fail when the TensorRT engine was built instead of loaded from its "
                         "cache (GPU only: refused on the CPU, which has no engine cache)",
