@@ -463,21 +463,23 @@ def measure_accuracy(engine: Engine, reader, batch_size: int, limit: int | None,
     batches = prefetched(reader.iter_batches(batch_size, limit=total))
     first = next(batches)            # read before the clock starts, like the warm-up
     t0 = time.perf_counter()
-    for images, labels in itertools.chain([first], batches):
-        logits, ms = engine.timed(images)
-        bad = find_nonfinite(logits, first_image=len(preds))
-        if bad:
-            batches.close()     # the reading thread stops before the caller closes the reader
-            raise nonfinite_error(bad, engine.model)
-        samples.append(ms)
-        logits = logits.reshape(logits.shape[0], -1)
-        k = min(5, logits.shape[1])
-        best = np.argsort(-logits, axis=1, kind="stable")[:, :k]
-        top1 += int((best[:, 0] == labels).sum())
-        top5 += int((best == labels[:, None]).any(axis=1).sum())
-        preds.extend(int(p) for p in best[:, 0])
-        if tick:
-            tick(len(labels))
+    try:
+        for images, labels in itertools.chain([first], batches):
+            logits, ms = engine.timed(images)
+            bad = find_nonfinite(logits, first_image=len(preds))
+            if bad:
+                raise nonfinite_error(bad, engine.model)
+            samples.append(ms)
+            logits = logits.reshape(logits.shape[0], -1)
+            k = min(5, logits.shape[1])
+            best = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+            top1 += int((best[:, 0] == labels).sum())
+            top5 += int((best == labels[:, None]).any(axis=1).sum())
+            preds.extend(int(p) for p in best[:, 0])
+            if tick:
+                tick(len(labels))
+    finally:
+        batches.close()     # the reading thread stops before the caller closes the reader
     wall = time.perf_counter() - t0
     return {"images": total, "top1": top1 / total, "top5": top5 / total, "samples": samples,
             "throughput_ips": total / wall if wall > 0 else None, "predictions": preds,
