@@ -64,13 +64,13 @@ def main(argv=None) -> int:
     settings = LabSettings.from_mapping({"work_dir": args.work_dir,
                                          "lib_dir": str(Path(args.work_dir) / "lib")})
     lib = validate_library(Path(args.lib)).path
-    set_current_library(settings, lib, None, "manual")
-    record = demo_build(settings) or {}
+    set_current_library(settings.lib_dir, lib, None, "manual")
+    record = demo_build(settings.work_dir) or {}
     if Path(record.get("lib", "")).resolve() != Path(lib).resolve():
         print(f"building the demo against {lib} ...", file=sys.stderr)
         res = build_demo(settings, DemoBuildRequest(lib=Path(lib)))
-        if not demo_build(settings):       # build_demo records it; be explicit if it did not
-            save_demo_build(settings, {"lib": str(lib), "binaries": {
+        if not demo_build(settings.work_dir):       # build_demo records it; be explicit if it did not
+            save_demo_build(settings.work_dir, {"lib": str(lib), "binaries": {
                 k: str(v) for k, v in res.binaries.items()}, "gpu": res.gpu,
                 "paddle_api": res.paddle_api, "built_at": "", "cmake_args": res.cmake_args})
     model = Path(args.model_dir) if args.model_dir else default_model_dir(settings,

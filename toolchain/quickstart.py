@@ -293,7 +293,7 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
         note = "python runner (--skip-cpp)"
         p.note("build-demo", SKIPPED, note)
         return note
-    lib = current_library(p.settings) or _library_from_wheel(p)
+    lib = current_library(p.settings.lib_dir) or _library_from_wheel(p)
     if not lib:
         note = ("python runner: no Paddle Inference C++ library is installed "
                 "(`invoke fetch-lib` or `invoke build-lib` installs one; then quickstart "
@@ -312,7 +312,7 @@ def _cpp_demo(p: Pipeline, skip_cpp: bool) -> str:
                   "version_txt": digest(version_txt) if version_txt.exists() else None,
                   "source": digest(Path(DEMO_SOURCE))}
         outputs = {**{k: Path(v) for k, v in plan.binaries.items()},
-                   "record": demo_build_file(p.settings)}
+                   "record": demo_build_file(p.settings.work_dir)}
 
         def action():
             res = build_demo(p.settings, DemoBuildRequest(lib=plan.lib))
@@ -359,7 +359,7 @@ def _library_from_wheel(p: Pipeline) -> dict | None:
     proof = res.reasons[-1] if res.reasons else ""
     p.note("fetch-lib", RAN, f"C++ library from the installed wheel -> {res.install_dir}; "
            f"{proof}", time.monotonic() - t0)
-    return current_library(p.settings)
+    return current_library(p.settings.lib_dir)
 
 
 @dataclass

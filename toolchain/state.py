@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .settings import LabSettings
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -31,30 +30,30 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def current_library_file(settings: LabSettings) -> Path:
-    return settings.lib_dir / "current.json"
+def current_library_file(lib_dir: Path) -> Path:
+    return Path(lib_dir) / "current.json"
 
 
-def current_library(settings: LabSettings) -> dict | None:
+def current_library(lib_dir: Path) -> dict | None:
     """{"path": ..., "row_id": ..., "source": "fetch"|"build"|"manual", ...} or None."""
-    return _read_json(current_library_file(settings))
+    return _read_json(current_library_file(lib_dir))
 
 
-def set_current_library(settings: LabSettings, path: Path, row_id: str | None,
+def set_current_library(lib_dir: Path, path: Path, row_id: str | None,
                         source: str, **extra: Any) -> dict:
     record = {"path": str(Path(path).resolve()), "row_id": row_id, "source": source, **extra}
-    write_json_atomic(current_library_file(settings), record)
+    write_json_atomic(current_library_file(lib_dir), record)
     return record
 
 
-def demo_build_file(settings: LabSettings) -> Path:
-    return settings.work_dir / "demo" / "build.json"
+def demo_build_file(work_dir: Path) -> Path:
+    return Path(work_dir) / "demo" / "build.json"
 
 
-def demo_build(settings: LabSettings) -> dict | None:
+def demo_build(work_dir: Path) -> dict | None:
     """{"lib": abs library path, "binaries": {"trt_clas": path, "test_acc": path}, ...}."""
-    return _read_json(demo_build_file(settings))
+    return _read_json(demo_build_file(work_dir))
 
 
-def save_demo_build(settings: LabSettings, record: dict) -> None:
-    write_json_atomic(demo_build_file(settings), record)
+def save_demo_build(work_dir: Path, record: dict) -> None:
+    write_json_atomic(demo_build_file(work_dir), record)

@@ -67,7 +67,7 @@ def test_build_demo_end_to_end(lab_env, demo_2x, standin_model, tmp_path):
 
 
 def test_build_demo_uses_the_current_library_and_dry_run(lab_env, demo_1x, tmp_path):
-    set_current_library(settings_for(lab_env), demo_1x.lib, row_id="1.8.5-standin",
+    set_current_library(settings_for(lab_env).lib_dir, demo_1x.lib, row_id="1.8.5-standin",
                         source="manual")
     proc = run_invoke("build-demo", "--dry-run", "--build-dir", str(tmp_path / "b d"),
                       env=lab_env)

@@ -65,9 +65,9 @@ def test_lock_round_trip_keeps_other_tables(tmp_path):
 
 def test_current_library_record(tmp_path):
     s = LabSettings.from_mapping({"work_dir": "w", "lib_dir": "w/lib"}, base=tmp_path)
-    assert current_library(s) is None
-    set_current_library(s, tmp_path / "lib1", "row-1", "fetch")
-    rec = current_library(s)
+    assert current_library(s.lib_dir) is None
+    set_current_library(s.lib_dir, tmp_path / "lib1", "row-1", "fetch")
+    rec = current_library(s.lib_dir)
     assert rec["row_id"] == "row-1" and rec["path"] == str((tmp_path / "lib1").resolve())
     assert not [p for p in (tmp_path / "w" / "lib").iterdir() if p.name.endswith(".tmp")]
 

@@ -229,8 +229,8 @@ def standin_demo(lab_env, tmp_path):
         script.write_text(f"#!/bin/sh\ntouch {marker}\nexit 3\n")
         script.chmod(0o755)
         bins[program] = str(script)
-    set_current_library(settings, lib, "standin", "manual")
-    save_demo_build(settings, {"lib": str(lib.resolve()), "gpu": False, "paddle_api": "3.x",
+    set_current_library(settings.lib_dir, lib, "standin", "manual")
+    save_demo_build(settings.work_dir, {"lib": str(lib.resolve()), "gpu": False, "paddle_api": "3.x",
                                "binaries": bins, "built_at": "test", "cmake_args": []})
     return marker
 

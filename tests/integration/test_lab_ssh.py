@@ -67,16 +67,16 @@ def lab_config(servers, tmp_path_factory):
     s_b = lab_settings(env_b)
     from toolchain.state import demo_build, save_demo_build, set_current_library
     lib_b = s_b.lib_dir / "3.0.0-gpu-cuda12.6-trt10.5" / "paddle_inference"
-    set_current_library(s_b, lib_b, "3.0.0-gpu-cuda12.6-trt10.5", "fetch",
+    set_current_library(s_b.lib_dir, lib_b, "3.0.0-gpu-cuda12.6-trt10.5", "fetch",
                         url="https://paddle-inference-lib.bj.bcebos.com/"
                             "3.0.0-gpu-cuda12.6-trt10.5.tgz")
-    rec = demo_build(s_b)
+    rec = demo_build(s_b.work_dir)
     a_work = str(lab_settings(env_a).work_dir)
     rec["lib"] = str(lib_b.resolve())
     rec["binaries"] = {k: v.replace(a_work, str(s_b.work_dir)) for k, v in rec["binaries"].items()}
     rec["cmake_args"] = [x.replace(str(Path(a_work).resolve()), str(s_b.work_dir))
                          for x in rec["cmake_args"]]
-    save_demo_build(s_b, rec)
+    save_demo_build(s_b.work_dir, rec)
     with open(s_b.work_dir / "data" / "val.bin", "r+b") as fh:
         fh.write(b"\xff")
     # gamma: an `invoke` that never returns

@@ -183,14 +183,14 @@ def test_a_second_checkout_of_the_same_lab_verifies(lab, tmp_path):
     env2["INVOKE_LAB_LOCK_FILE"] = env["INVOKE_LAB_LOCK_FILE"]
     s2 = lab_settings(env2)
     lib2 = s2.lib_dir / ROW / "paddle_inference"
-    set_current_library(s2, lib2, ROW, "fetch")
-    record = demo_build(s2)
+    set_current_library(s2.lib_dir, lib2, ROW, "fetch")
+    record = demo_build(s2.work_dir)
     record["lib"] = str(lib2.resolve())
     record["binaries"] = {k: v.replace(str(settings.work_dir), str(s2.work_dir))
                           for k, v in record["binaries"].items()}
     record["cmake_args"] = [a.replace(str(settings.work_dir.resolve()), str(s2.work_dir))
                             for a in record["cmake_args"]]
-    save_demo_build(s2, record)
+    save_demo_build(s2.work_dir, record)
     proc, report = _verify(env2)
     assert proc.returncode == 0, [i for i in report["items"] if i["status"] != "ok"]
     # and drift in the second checkout is caught
@@ -254,9 +254,9 @@ def test_a_rebuilt_demo_binary_warns_and_strict_fails(lab):
     proc, report = _verify(env, "--strict")
     assert proc.returncode == 1 and "demo.binaries.trt_clas.sha256" in report["failing"]
     # the build flags do matter
-    record = demo_build(settings)
+    record = demo_build(settings.work_dir)
     record["cmake_args"].append("-DWITH_STATIC_LIB=ON")
-    save_demo_build(settings, record)
+    save_demo_build(settings.work_dir, record)
     proc, report = _verify(env)
     assert proc.returncode == 1 and "demo.cmake_args" in report["failing"]
 

@@ -239,7 +239,7 @@ def test_fluid_library_and_current_library(probe_env):
     settings, _, tmp = probe_env
     lib1 = make_library(tmp / "fluid", "version-1.8-fluid-trt6.txt", family="fluid_inference")
     from toolchain.state import set_current_library
-    set_current_library(settings, lib1, "1.8-gpu", "manual")
+    set_current_library(settings.lib_dir, lib1, "1.8-gpu", "manual")
     report = collect_report(settings)              # no --lib: the current library
     assert report.library["family"] == "fluid_inference"
     assert report.library["source"].startswith("current library")

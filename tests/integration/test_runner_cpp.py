@@ -36,8 +36,8 @@ def _dataset(path, images, labels):
 @pytest.fixture
 def cpp_lab(tmp_path, demo_2x, standin_model):  # noqa: F811
     settings = lab_settings(lab_env(tmp_path))
-    set_current_library(settings, demo_2x.lib, "standin-2.x", "manual")
-    save_demo_build(settings, {"lib": str(demo_2x.lib), "gpu": False, "paddle_api": "2.x",
+    set_current_library(settings.lib_dir, demo_2x.lib, "standin-2.x", "manual")
+    save_demo_build(settings.work_dir, {"lib": str(demo_2x.lib), "gpu": False, "paddle_api": "2.x",
                                "binaries": {"trt_clas": str(demo_2x.trt_clas),
                                             "test_acc": str(demo_2x.test_acc)},
                                "built_at": "test", "cmake_args": []})
@@ -71,7 +71,7 @@ def test_auto_picks_cpp_when_the_demo_is_built_for_the_current_library(cpp_lab, 
     settings = cpp_lab[0]
     runner, reason = select_runner(settings, "auto")
     assert runner == "cpp" and "current library" in reason
-    set_current_library(settings, tmp_path, "other", "manual")
+    set_current_library(settings.lib_dir, tmp_path, "other", "manual")
     runner, reason = select_runner(settings, "auto")
     assert runner == "python" and "built for" in reason
     with pytest.raises(LabError, match="--runner cpp asked"):

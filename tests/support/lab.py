@@ -53,7 +53,7 @@ def build_lab(settings: LabSettings, row_id: str = "3.0.0-gpu-cuda12.6-trt10.5")
     (lib / "third_party" / "install" / "onednn").mkdir(parents=True)
     (lib / "third_party" / "install" / "onednn" / "libdnnl.so.3").write_bytes(b"dnnl" * 100)
     (lib / "version.txt").write_text(VERSION_TXT)
-    set_current_library(settings, lib, row_id, "fetch",
+    set_current_library(settings.lib_dir, lib, row_id, "fetch",
                         url=f"https://paddle-inference-lib.bj.bcebos.com/{row_id}.tgz")
 
     build = settings.work_dir / "demo" / "build-abc123"
@@ -63,7 +63,7 @@ def build_lab(settings: LabSettings, row_id: str = "3.0.0-gpu-cuda12.6-trt10.5")
         path = build / name
         path.write_bytes(f"stand-in binary {name}".encode() * 100)
         binaries[name] = str(path)
-    save_demo_build(settings, {
+    save_demo_build(settings.work_dir, {
         "lib": str(lib.resolve()), "binaries": binaries, "gpu": True, "paddle_api": "2.x",
         "built_at": "2026-11-26T12:00:00+00:00",
         "cmake_args": [f"-DPADDLE_LIB={lib.resolve()}", "-DWITH_GPU=ON",

@@ -85,7 +85,7 @@ def test_cpp_demo_step_says_why_the_python_runner_runs(tmp_path):
     # a registered library that is not a usable one: the build fails, quickstart goes on
     bogus = tmp_path / "not_a_library"
     bogus.mkdir()
-    set_current_library(settings, bogus, None, "manual")
+    set_current_library(settings.lib_dir, bogus, None, "manual")
     note = _cpp_demo(p, skip_cpp=False)
     assert note.startswith("python runner: the C++ demo could not be built against")
     assert str(bogus) in note

@@ -292,12 +292,14 @@ def test_pir_trt_plan_refuses_what_cannot_run(precision, kind, change, match):
 
 
 def test_run_flags_become_plan_options_and_calls():
-    from toolchain.tasks.run import _trt_overrides
+    from toolchain.runners.request import trt_overrides
 
-    over = _trt_overrides("pool2d, softmax", "pool2d_2.tmp_0", True, False)
+    over = trt_overrides(dict(trt_disable_ops="pool2d, softmax",
+                              trt_disable_subgraph="pool2d_2.tmp_0", trt_inspector=True,
+                              cuda_graph=False))
     assert over == dict(trt_disable_ops=("pool2d", "softmax"),
                         trt_disable_subgraph=("pool2d_2.tmp_0",), trt_inspector=True)
-    assert _trt_overrides(None, None, False, False) == {}
+    assert trt_overrides(dict(trt_disable_ops=None, cuda_graph=False)) == {}
     plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | over))
     assert {"exp_disable_tensorrt_ops", "exp_disable_tensorrt_subgraph",
             "enable_tensorrt_inspector"} <= set(names(plan))
@@ -307,3 +309,20 @@ def test_a_develop_build_version_is_not_checked():
     plan = config_plan("gpu", "fp16", "fp32", PlanOptions(**GPU | dict(
         paddle_version="0.0.0", trt_disable_subgraph=("x",))))
     assert "exp_disable_tensorrt_subgraph" in names(plan)
+
+
+def test_run_request_fills_lab_run_defaults_and_refuses_a_missing_dataset(tmp_path):
+    from toolchain.errors import LabError as Err
+    from toolchain.runners.request import parse_request
+    from toolchain.settings import LabSettings
+
+    s = LabSettings.from_mapping({"work_dir": str(tmp_path / "w"),
+                                  "run": {"device": "cpu", "batch_size": 4}})
+    req = parse_request(dict(int8=True), s, "latency")
+    assert (req.precision, req.device, req.runner, req.batch_size) == ("int8", "cpu", "auto", 4)
+    assert req.model_dir == tmp_path / "w" / "models" / "small_cnn" / "int8"
+    assert req.data_file is None                     # latency: seeded input without val.bin
+    with pytest.raises(Err, match="dataset not found"):
+        parse_request(dict(), s, "accuracy")
+    with pytest.raises(Err, match="pick one precision"):
+        parse_request(dict(int8=True, fp32=True), s, "latency")

@@ -66,7 +66,7 @@ def paddle_info() -> dict[str, Any]:
 def library_info(settings: LabSettings) -> dict[str, Any]:
     from ..state import current_library, demo_build
 
-    lib = current_library(settings)
+    lib = current_library(settings.lib_dir)
     out: dict[str, Any] = {"path": lib.get("path") if lib else None,
                            "row_id": lib.get("row_id") if lib else None,
                            "source": lib.get("source") if lib else None}
@@ -75,7 +75,7 @@ def library_info(settings: LabSettings) -> dict[str, Any]:
         if version_txt.is_file():
             out["version_sha256"] = sha256_file(version_txt)
             out["version_txt"] = version_txt.read_text(errors="replace")
-    demo = demo_build(settings)
+    demo = demo_build(settings.work_dir)
     if demo:
         out["demo"] = {k: demo.get(k) for k in ("lib", "gpu", "paddle_api", "built_at")}
     return out

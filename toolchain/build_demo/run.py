@@ -56,10 +56,10 @@ def resolve_library(settings: LabSettings, lib: str | Path | None) -> Path:
     from ..library.installed import first_library_steps
     from ..state import current_library, current_library_file
 
-    current = current_library(settings)
+    current = current_library(settings.lib_dir)
     if not current or not current.get("path"):
         raise LabError("no Paddle Inference library chosen yet",
-                       where=str(current_library_file(settings)),
+                       where=str(current_library_file(settings.lib_dir)),
                        hint=first_library_steps("`invoke build-demo` again") + "; or pass "
                             "--lib DIR")
     return Path(current["path"])
@@ -112,7 +112,7 @@ def build_demo(settings: LabSettings, req: DemoBuildRequest, dry_run: bool = Fal
     if result.ok:
         from ..state import demo_build_file, save_demo_build
 
-        save_demo_build(settings, {
+        save_demo_build(settings.work_dir, {
             "lib": str(plan.lib),
             "binaries": {k: str(v) for k, v in plan.binaries.items()},
             "gpu": plan.gpu,
@@ -122,7 +122,7 @@ def build_demo(settings: LabSettings, req: DemoBuildRequest, dry_run: bool = Fal
             "cmake_args": plan.cmake_args,
             "build_dir": str(plan.build_dir),
         })
-        result.record_file = demo_build_file(settings)
+        result.record_file = demo_build_file(settings.work_dir)
     return result
 
 

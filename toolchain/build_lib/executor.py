@@ -282,7 +282,7 @@ def execute_plan(plan: BuildPlan, settings: LabSettings, facts: BuildFacts, *,
     if (plan.request.src_dir / ".git").exists():
         out = _git(plan.request.src_dir, "rev-parse", "HEAD")
         commit = out.stdout.strip() or None if out.returncode == 0 else None
-    record = set_current_library(settings, plan.install_dir, plan.row_id, source="build",
+    record = set_current_library(settings.lib_dir, plan.install_dir, plan.row_id, source="build",
                                  ref=plan.request.ref, commit=commit,
                                  paddle_version=plan.request.paddle_version, era=plan.era,
                                  cmake_args=plan.cmake_args, log=str(plan.log_file))

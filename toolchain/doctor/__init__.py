@@ -67,7 +67,7 @@ def collect_report(settings, lib: Path | None = None, cuda_root: Path | None = N
     if lib is None:
         from ..state import current_library
 
-        current = current_library(settings)
+        current = current_library(settings.lib_dir)
         if current and current.get("path"):
             lib, source = Path(current["path"]), f"current library ({current.get('source')})"
     col.collect_library(report, Path(lib) if lib else None, source)

@@ -373,7 +373,7 @@ def _finish(settings: LabSettings, result: FetchResult, plan: FetchPlan, sha: st
     from ..library.installed import inspect_library
     from ..state import set_current_library
 
-    set_current_library(settings, plan.install_dir, plan.row.id, "fetch", sha256=sha,
+    set_current_library(settings.lib_dir, plan.install_dir, plan.row.id, "fetch", sha256=sha,
                         size=size, url=plan.row.url)
     result.status, result.sha256, result.size, result.cache_hit = status, sha, size, cache_hit
     result.version_txt = inspect_library(plan.install_dir).version

@@ -594,7 +594,7 @@ def fetch_from_wheel(settings, gpu: bool = False, dry_run: bool = False, progres
                                    "size": size, "recorded": now, "source": "wheel",
                                    "file": "paddle/lib/libpaddle.so"})
     save_lock(settings.lock_file, lock)
-    set_current_library(settings, dest, name, "wheel", sha256=lib.proof.libpaddle_sha256,
+    set_current_library(settings.lib_dir, dest, name, "wheel", sha256=lib.proof.libpaddle_sha256,
                         size=size, url=url, wheel_version=info.version)
     result.status = "installed"
     result.sha256, result.size = lib.proof.libpaddle_sha256, size

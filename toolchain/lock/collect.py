@@ -214,7 +214,7 @@ def collect_library(lock: _Lock, settings: LabSettings, libraries: dict[str, Any
                     on_bytes: Callable[[int], None] | None = None) -> None:
     from ..state import current_library
 
-    current = current_library(settings)
+    current = current_library(settings.lib_dir)
     if not current or not current.get("path"):
         lock.absent(("library",), "no current library (run `invoke fetch-lib` or "
                     "`invoke build-lib`)")
@@ -342,7 +342,7 @@ def collect_demo(lock: _Lock, settings: LabSettings,
                  on_bytes: Callable[[int], None] | None = None) -> None:
     from ..state import demo_build
 
-    record = demo_build(settings)
+    record = demo_build(settings.work_dir)
     if not record:
         lock.absent(("demo",), "no demo build (run `invoke build-demo`)")
         return

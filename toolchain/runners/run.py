@@ -126,7 +126,7 @@ def _gpu_identity(settings: LabSettings, runner: str) -> tuple[str, str]:
     try:
         from ..library.installed import inspect_library
         from ..state import demo_build
-        lib = (demo_build(settings) or {}).get("lib")
+        lib = (demo_build(settings.work_dir) or {}).get("lib")
         info = inspect_library(Path(lib)).version if lib else None
         trt = (info.tensorrt_version or "") if info else ""
     except Exception:
@@ -156,7 +156,7 @@ def _engine_identity(settings: LabSettings, runner: str) -> dict[str, str]:
             from ..library.installed import inspect_library
             from ..state import demo_build
 
-            lib = (demo_build(settings) or {}).get("lib")
+            lib = (demo_build(settings.work_dir) or {}).get("lib")
             info = inspect_library(Path(lib)).version if lib else None
             if info:
                 out["paddle_version"] = info.paddle_version or ""
@@ -169,7 +169,7 @@ def _engine_identity(settings: LabSettings, runner: str) -> dict[str, str]:
 def _cpp_device(settings: LabSettings, device: str) -> str:
     from ..state import demo_build
 
-    gpu_build = bool((demo_build(settings) or {}).get("gpu"))
+    gpu_build = bool((demo_build(settings.work_dir) or {}).get("gpu"))
     if device == "auto":
         return "gpu" if gpu_build and Path("/dev/nvidiactl").exists() else "cpu"
     if device == "gpu" and not gpu_build:
@@ -411,7 +411,7 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
     from .select import demo_binaries
 
     program = "trt_clas" if kind == "latency" else "test_acc"
-    binary = demo_binaries(demo_build(settings))[program]
+    binary = demo_binaries(demo_build(settings.work_dir))[program]
     with tempfile.TemporaryDirectory(prefix="lab-demo-") as tmp:
         pred_file = Path(tmp) / "predictions.txt" if predictions else None
         order_file = None

@@ -23,7 +23,7 @@ def demo_next_step(settings: LabSettings) -> str:
     from ..library.installed import first_library_steps
     from ..state import current_library
 
-    current = current_library(settings)
+    current = current_library(settings.lib_dir)
     if not current or not current.get("path") or not Path(current["path"]).is_dir():
         return first_library_steps("`invoke build-demo`")
     return "run `invoke build-demo`"
@@ -33,16 +33,16 @@ def cpp_status(settings: LabSettings, program: str) -> tuple[bool, str]:
     """(usable, reason): is the demo built, with `program`, for the current library?"""
     from ..state import current_library, demo_build
 
-    record = demo_build(settings)
+    record = demo_build(settings.work_dir)
     if not record:
-        current = current_library(settings)
+        current = current_library(settings.lib_dir)
         if not current or not current.get("path"):
             return False, ("no demo build and no Paddle Inference library (run `invoke "
                            "fetch-lib --from-wheel`, then `invoke build-demo`)")
         return False, "no demo build (run `invoke build-demo`)"
     if program not in demo_binaries(record):
         return False, f"the demo build has no {program} binary (rerun `invoke build-demo`)"
-    current = current_library(settings)
+    current = current_library(settings.lib_dir)
     built_for = str(Path(record.get("lib", "")).resolve()) if record.get("lib") else ""
     if current and built_for and str(Path(current["path"]).resolve()) != built_for:
         return False, (f"the demo was built for {built_for}, the current library is "

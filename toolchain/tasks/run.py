@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import flags
 from ..cli import emit, lab_task
-from ..errors import LabError
 from ..settings import LabSettings
 
 _COMMON = flags.help_for(
@@ -13,25 +12,6 @@ _COMMON = flags.help_for(
     threads="CPU math-library threads (default lab.run.threads, 0)",
     device="auto (GPU when there is one), cpu or gpu (default lab.run.device)")
 _NUMBERS = {"batch_size": flags.BATCH_SIZE, "threads": flags.RUN_THREADS}
-
-
-def _defaults(c, model_dir: str | None, precision: str, device: str | None,
-              runner: str | None):
-    from pathlib import Path
-
-    from ..models.zoo import default_model_dir
-    settings = LabSettings.from_context(c)
-    rs = settings.run
-    mdir = Path(model_dir) if model_dir else default_model_dir(settings, precision)
-    return settings, rs, mdir, device or rs.device, runner or rs.runner
-
-
-def _default_data(settings, rs):
-    from pathlib import Path
-
-    from ..models.zoo import default_data_file
-
-    return Path(rs.data_file) if rs.data_file else default_data_file(settings)
 
 
 def _note_batch(result, note: str | None, as_json: bool) -> None:
@@ -165,43 +145,28 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
         invoke run --fp32 --model-dir .lab/models/resnet50/fp32 --batch-size 8 --threads 2
         invoke run --int8 --runner python --json
     """
-    from pathlib import Path
-
+    from ..runners.request import parse_request
+    from ..runners.result import check_cache_hit
     from ..runners.run import batch_note, run_latency
     from .progress import progress_for
-    from ..runners.result import check_cache_hit
 
-    precision = flags.precision_of(int8, fp16, fp32)
-    settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
-    if data_file:
-        data = Path(data_file)
-    else:
-        data = _default_data(settings, rs)
-        data = data if data.exists() else None
-    result = run_latency(settings, mdir, precision, device=device, runner=runner,
-                         batch_size=rs.batch_size if batch_size is None else batch_size,
-                         warmup=warmup, repeats=repeats, threads=threads, data_file=data,
+    settings = LabSettings.from_context(c)
+    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, model_dir=model_dir,
+                             data_file=data_file, batch_size=batch_size, device=device,
+                             runner=runner, trt_disable_ops=trt_disable_ops,
+                             trt_disable_subgraph=trt_disable_subgraph,
+                             trt_inspector=trt_inspector, cuda_graph=cuda_graph),
+                        settings, "latency")
+    data = req.data_file
+    result = run_latency(settings, req.model_dir, req.precision, device=req.device,
+                         runner=req.runner, batch_size=req.batch_size, warmup=warmup,
+                         repeats=repeats, threads=threads, data_file=data,
                          progress=progress_for(not json_), hot=hot, sample_size=sample_size,
-                         seed=seed, **_trt_overrides(trt_disable_ops, trt_disable_subgraph,
-                                                     trt_inspector, cuda_graph))
+                         seed=seed, **req.plan_overrides)
     _note_batch(result, batch_note(data, result.batch_size), json_)
     emit(result, json_, render_latency)
     if expect_cache_hit:
         check_cache_hit(result)
-
-
-def _trt_overrides(disable_ops, disable_subgraph, inspector, cuda_graph) -> dict:
-    """The TensorRT debug flags as PlanOptions fields (only those given)."""
-    out: dict = {}
-    for name, value in (("trt_disable_ops", disable_ops),
-                        ("trt_disable_subgraph", disable_subgraph)):
-        if value:
-            out[name] = tuple(v.strip() for v in str(value).split(",") if v.strip())
-    if inspector:
-        out["trt_inspector"] = True
-    if cuda_graph:
-        out["cuda_graph"] = True
-    return out
 
 
 @lab_task(name="test-acc", help={
@@ -223,20 +188,17 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=No
         invoke test-acc --int8
         invoke test-acc --fp32 --data-file .lab/data/val.bin --limit 50 --batch-size 10
     """
-    from pathlib import Path
-
+    from ..runners.request import parse_request
     from ..runners.run import batch_note, run_accuracy
     from .progress import progress_for
 
-    precision = flags.precision_of(int8, fp16, fp32)
-    settings, rs, mdir, device, runner = _defaults(c, model_dir, precision, device, runner)
-    data = Path(data_file) if data_file else _default_data(settings, rs)
-    if not data.exists():
-        raise LabError(f"dataset not found: {data}", where=str(data),
-                       hint="make it with `invoke sample-data` + `invoke preprocess` "
-                            "(quickstart does both), or pass --data-file")
-    result = run_accuracy(settings, mdir, data, precision, device=device, runner=runner,
-                          batch_size=batch_size, limit=limit, threads=threads,
+    settings = LabSettings.from_context(c)
+    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, model_dir=model_dir,
+                             data_file=data_file, batch_size=batch_size, device=device,
+                             runner=runner), settings, "accuracy")
+    data = req.data_file
+    result = run_accuracy(settings, req.model_dir, data, req.precision, device=req.device,
+                          runner=req.runner, batch_size=batch_size, limit=limit, threads=threads,
                           progress=progress_for(not json_))
     _note_batch(result, batch_note(data, result.batch_size, limit, kind="accuracy"), json_)
     emit(result, json_, render_accuracy)
