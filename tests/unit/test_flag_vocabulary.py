@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import inspect
+import json
+import subprocess
+import sys
 
 import pytest
 
+from support import ROOT
 from toolchain import flags
 
 # Spellings that name an idea another spelling already names.
@@ -30,16 +33,25 @@ TASKS = _tasks()
 NARROWER = {("soak", "runner"): "soak has the python runner only (cpp is refused)"}
 
 
-def _help(task) -> dict[str, str]:
-    t = copy.copy(task)
-    t.help = dict(task.help)
-    return {arg.attr_name or arg.name: (arg.help or "") for arg in t.get_arguments()}
+# Invoke's get_arguments() pops each help text off the Task it is called on, and other
+# tests share these Task objects: read every task's help in a fresh interpreter, once.
+_DUMP = """
+import json
+from tasks import ns
+tasks = dict(ns.tasks)
+for coll in ns.collections.values():
+    tasks.update(coll.tasks)
+print(json.dumps({name: {a.attr_name or a.name: a.help or "" for a in t.get_arguments()}
+                  for name, t in tasks.items()}))
+"""
+HELPS = json.loads(subprocess.run([sys.executable, "-c", _DUMP], cwd=ROOT, check=True,
+                                  capture_output=True, text=True, timeout=120).stdout)
 
 
 @pytest.mark.parametrize("name, task", TASKS, ids=[n for n, _ in TASKS])
 def test_parameters_use_the_one_spelling_and_have_help(name, task):
     params = [p for p in inspect.signature(task.body).parameters.values()][1:]
-    helps = _help(task)
+    helps = HELPS[name]
     for p in params:
         assert p.name not in RETIRED, (f"{name}: {flags.flag_name(p.name)} is spelled "
                                        f"{flags.flag_name(RETIRED[p.name])} elsewhere")
@@ -51,7 +63,7 @@ def test_parameters_use_the_one_spelling_and_have_help(name, task):
 
 @pytest.mark.parametrize("name, task", TASKS, ids=[n for n, _ in TASKS])
 def test_a_shared_flag_has_the_shared_help(name, task):
-    helps = _help(task)
+    helps = HELPS[name]
     for key, text in flags.HELP.items():
         if key in helps and (name, key) not in NARROWER:
             assert helps[key].startswith(text), (
