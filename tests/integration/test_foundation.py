@@ -100,7 +100,7 @@ def test_readme_commands_are_what_ci_runs():
     subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
 
 
-# The repository stands alone: a user's clone has no ../shared beside it.
+# The repository stands alone: a user's clone has only itself.
 _SHARED_READS = re.compile(r"""parents?\b[^\n]*/\s*["']shared["']|["']\.\./shared\b|["']/work/shared""")
 
 

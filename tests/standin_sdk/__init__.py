@@ -3,7 +3,7 @@
 The real library's download servers are unreachable and the pip wheel ships no C++
 headers, so tests that compile and run the C++ demo (demo/) build this stand-in: an
 installed-library-shaped tree whose headers declare the API subset the demo uses
-with the REAL signatures (../shared/reference/paddle_api_notes.md section 2), and a
+with the REAL signatures (paddle_infer's headers of each release), and a
 small shared library running a deterministic linear classifier whose weights are
 read from the model dir. Nothing here pretends to be fast or to use a GPU.
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-# Real outputs captured on GPU hosts (copies of what reached us in ../shared/fixtures; the
-# repository stands alone, so nothing here reads ../shared).
+# Real outputs captured on GPU hosts, kept in the repository (it stands alone).
 H100_FIXTURES = FIXTURES / "hosts" / "h100"
 H200_FIXTURES = FIXTURES / "hosts" / "h200"
 

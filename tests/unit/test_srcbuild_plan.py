@@ -14,7 +14,7 @@ from toolchain.build_lib.facts import load_build_facts, version_from_ref
 from toolchain.build_lib.plan import BuildRequest, parse_cuda_arch, plan_build, render_script
 from toolchain.build_lib.request import default_jobs, resolve_request
 
-# Paddle's documented build commands (../shared/reference/paddle_api_notes.md):
+# Paddle's documented build commands (Paddle Inference and PaddleSlim docs, by release):
 # 1.8 - PaddleSlim demo/quant/deploy/TensorRT README (section 1.2)
 DOC_18 = ("cmake .. -DWITH_MKL=ON -DWITH_MKLDNN=ON -DCMAKE_BUILD_TYPE=Release "
           "-DWITH_INFERENCE_API_TEST=OFF -DTENSORRT_ROOT=TensorRT-6.0.1.5 "
