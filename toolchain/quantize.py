@@ -45,6 +45,7 @@ class QuantizeResult(JsonResult):
     batch_nums: int
     calib_images: int
     quantized_ops: int          # quantize_linear ops in the written program
+    scales_reshaped: int        # 0-D scales stored as [1] (see scales_as_vectors)
     sha256: str                 # of the INT8 program + params
     source_sha256: str
     seconds: float
@@ -184,7 +185,8 @@ def execute_quantize(plan: QuantizePlan, progress: ProgressSink = NO_PROGRESS
     return QuantizeResult(model_dir=plan.model_dir, output=plan.output, algo=plan.algo,
                           calib_data=plan.calib_data, batch_size=plan.batch_size,
                           batch_nums=plan.batch_nums, calib_images=res["calib_images"],
-                          quantized_ops=res["quantized_ops"], sha256=sha,
+                          quantized_ops=res["quantized_ops"],
+                          scales_reshaped=res["scales_reshaped"], sha256=sha,
                           source_sha256=source_sha, seconds=round(time.perf_counter() - t0, 2))
 
 
@@ -234,6 +236,32 @@ def iterate_graph_nodes_by_id() -> None:
         setattr(IrGraph, name, ordered)
 
 
+def scales_as_vectors(program, scope) -> int:
+    """Store every 0-D quantization scale as the 1-element vector its variable declares.
+
+    PTQ keeps per-tensor activation scales as 0-D tensors although their variables say
+    shape [1]. Paddle reads either; OpenVINO's Paddle front end takes the rank from the
+    stored tensor and refuses rank 0 ("Fail to convert dequantize_linear ... dims of
+    scale should not be greater than 2"), so without this no OpenVINO reads our INT8 model.
+    Returns how many were reshaped."""
+    import numpy as np
+    import paddle
+
+    reshaped = 0
+    for var in program.global_block().vars.values():
+        if not (var.persistable and var.name.endswith("@scale")):
+            continue
+        held = scope.find_var(var.name)
+        if held is None:
+            continue
+        tensor = held.get_tensor()
+        value = np.array(tensor)
+        if value.ndim == 0 and list(var.shape) == [1]:
+            tensor.set(value.reshape(1), paddle.CPUPlace())
+            reshaped += 1
+    return reshaped
+
+
 def _worker(args) -> dict:
     from .data.binfmt import DatasetReader
     from .models.worker import check_pir_flag, report_progress
@@ -275,6 +303,7 @@ def _worker(args) -> dict:
         skip_tensor_list=[t for t in args.keep_fp32.split(",") if t] or None,
         is_use_cache_file=False)
     ptq.quantize()
+    vectors = scales_as_vectors(ptq._program, scope)
     out = Path(args.out)
     ptq.save_quantized_model(str(out), model_filename="model.pdmodel",
                              params_filename="model.pdiparams")
@@ -282,7 +311,7 @@ def _worker(args) -> dict:
 
     strip_debug_attrs(out / "model.pdmodel")    # same bytes from any checkout location
     program = (out / "model.pdmodel").read_bytes()
-    return {"calib_images": seen["images"],
+    return {"calib_images": seen["images"], "scales_reshaped": vectors,
             "quantized_ops": program.count(b"quantize_linear") - program.count(
                 b"dequantize_linear")}
 

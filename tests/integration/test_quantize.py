@@ -123,3 +123,36 @@ def test_quantize_dry_run_prints_the_worker_command(trained_lab, invoke_cli, tmp
     assert cmd.startswith("FLAGS_enable_pir_api=0 ") and "-m toolchain.quantize" in cmd
     assert "--algo hist" in cmd and f"--out {out}" in cmd
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_openvino_reads_the_int8_model_and_agrees_with_paddle(trained_lab):
+    """PTQ stores per-tensor scales as 0-D tensors; OpenVINO's Paddle front end refuses
+    them ("dims of scale should not be greater than 2"). quantize stores them as the
+    [1] vectors their variables declare, so OpenVINO reads the INT8 model."""
+    import numpy as np
+    import openvino as ov
+
+    from toolchain.data.binfmt import DatasetReader
+    from toolchain.runners.configplan import PlanOptions, cpu_plan
+    from toolchain.runners.python_engine import Engine
+
+    lab = trained_lab
+    assert lab.quantize.scales_reshaped > 0
+    files = find_model_files(lab.quantize.output)
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(files.program), str(files.params)), "CPU",
+                                  {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1})
+    paddle_int8 = Engine(files, cpu_plan("int8", "quantized", PlanOptions(threads=1)))
+    agree = total = correct = 0
+    with DatasetReader(lab.val) as reader:
+        for images, labels in reader.iter_batches(20, limit=100):
+            ov_out = np.asarray(compiled(images)[0])
+            assert np.isfinite(ov_out).all()
+            ov_pred, pd_pred = ov_out.argmax(1), paddle_int8.infer(images).argmax(1)
+            agree += int((ov_pred == pd_pred).sum())
+            correct += int((ov_pred == labels).sum())
+            total += len(labels)
+    assert total == 100
+    assert agree >= 95, f"OpenVINO and Paddle INT8 agree on {agree}/100"
+    assert correct >= 80, f"OpenVINO INT8 top-1 {correct}/100"
