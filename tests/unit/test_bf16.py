@@ -64,3 +64,38 @@ def test_cpu_gate_passes_with_either_flag(tmp_path, flag):
     cpuinfo.write_text(CPUINFO.format(extra=flag))
     assert cpu_bf16_flags(cpuinfo) == [flag]
     require_cpu_bf16(cpuinfo)
+
+
+def test_bench_takes_bf16_runs_it_on_the_fp32_folder_and_shows_its_column(tmp_path):
+    from toolchain.bench.chart import write_chart
+    from toolchain.bench.report import BenchReport, main_table, markdown
+    from toolchain.bench.rows import BenchRow, PrecisionResult
+    from toolchain.bench.run import BenchRequest, model_subdir, parse_request
+    from toolchain.runners.result import LatencyStats
+
+    assert parse_request(precisions="fp32,int8,bf16").precisions == ["fp32", "int8", "bf16"]
+    assert model_subdir("bf16") == "fp32" and model_subdir("int8") == "int8"
+
+    def res(p, ms, top1):
+        return PrecisionResult(precision=p, model_dir=f"/m/small/{model_subdir(p)}",
+                               model_sha256="ab" * 32, runner="python", device="cpu",
+                               threads=2, latency_ms=LatencyStats.from_samples([ms] * 5),
+                               throughput_ips=1000 / ms, top1=top1, top5=top1 + 0.1,
+                               images=200)
+    row = BenchRow("small", "trained", "", 1, {"fp32": res("fp32", 40.0, 0.80),
+                                               "int8": res("int8", 8.0, 0.79),
+                                               "bf16": res("bf16", 10.0, 0.795)}).derive()
+    assert row.speedup["bf16"] == pytest.approx(4.0)
+    req = BenchRequest(device="cpu", runner="python", precisions=["fp32", "int8", "bf16"])
+    rep = BenchReport(created_at="2026-12-03T12:00:00Z", out_dir="", request=req.to_dict(),
+                      rule=req.rule(), rows=[row],
+                      provenance={"host": {"hostname": "h", "cpu_model": "AMD EPYC", "cores": 2},
+                                  "paddle": {"version": "3.3.1"},
+                                  "tool": {"version": "0.1.0", "git_commit": "abc"}})
+    head, body = main_table(rep)
+    assert "BF16 top-1/top-5 (%)" in head and "BF16 speed-up (x)" in head
+    assert body[0][head.index("BF16 top-1/top-5 (%)")] == "79.50/89.50"
+    assert body[0][head.index("BF16 speed-up (x)")] == "4.00"
+    assert "BF16 p50 (ms)" in markdown(rep)
+    write_chart(rep, tmp_path / "bench.png")
+    assert (tmp_path / "bench.png").stat().st_size > 0
