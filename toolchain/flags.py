@@ -178,6 +178,8 @@ HELP: dict[str, str] = {
            "default: the current library (the last fetch-lib / build-lib)",
     "int8": "INT8 (a quantized model; default dir <work_dir>/models/<default>/int8)",
     "fp16": "FP16 (GPU / TensorRT only)",
+    "bf16": "BF16 (CPU only: the FP32 model through oneDNN's bfloat16 kernels; needs "
+            "avx512_bf16 or amx_bf16)",
     "fp32": "FP32 (the default precision; default dir <work_dir>/models/<default>/fp32)",
     "model_dir": "model directory (model.pdmodel|model.json + model.pdiparams); default: the "
                  "lab.models.default model that quickstart / `invoke models` made",
@@ -195,12 +197,13 @@ def help_for(*names: str, **own: str) -> dict[str, str]:
     return out
 
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 
 
-def precision_of(int8: bool, fp16: bool, fp32: bool) -> str:
-    """--int8 / --fp16 / --fp32 (at most one; none = fp32)."""
-    chosen = [name for name, on in (("int8", int8), ("fp16", fp16), ("fp32", fp32)) if on]
+def precision_of(int8: bool, fp16: bool, fp32: bool, bf16: bool = False) -> str:
+    """--int8 / --fp16 / --fp32 / --bf16 (at most one; none = fp32)."""
+    chosen = [name for name, on in (("int8", int8), ("fp16", fp16), ("fp32", fp32),
+                                    ("bf16", bf16)) if on]
     if len(chosen) > 1:
         raise LabError(f"pick one precision, got {' and '.join('--' + c for c in chosen)}")
     return chosen[0] if chosen else "fp32"

@@ -392,18 +392,25 @@ def prepare_lab(p: Pipeline, q: QuickstartRequest, skip_cpp: bool = False) -> Pr
 
 
 def run_quickstart(settings: LabSettings, out: str | None = None, skip_cpp: bool = False,
-                   models: str | None = None, say: Callable[[str], None] | None = None
-                   ) -> QuickstartResult:
+                   models: str | None = None, say: Callable[[str], None] | None = None,
+                   bf16: bool = False) -> QuickstartResult:
     from .bench.run import BenchRequest, run_bench
+
+    if bf16:
+        from .runners.run import require_cpu_bf16
+
+        require_cpu_bf16()          # before any step: refused at once on a CPU without it
+    precisions = ["fp32", "int8"] + (["bf16"] if bf16 else [])
 
     t0 = time.monotonic()
     say = say or (lambda text, transient=False: None)
     q = QuickstartRequest.from_settings(settings.quickstart, models)
     p = Pipeline(settings, say)
     lab = prepare_lab(p, q, skip_cpp)
-    say("bench: measuring (FP32 and INT8 interleaved until stable)")
+    say(f"bench: measuring ({', '.join(x.upper() for x in precisions)} interleaved until "
+        "stable)")
     t_bench = time.monotonic()
-    req = BenchRequest(models=lab.models, precisions=["fp32", "int8"], batch_sizes=[1],
+    req = BenchRequest(models=lab.models, precisions=precisions, batch_sizes=[1],
                        runner=lab.runner, device="auto", repeats=q.repeats, warmup=q.warmup,
                        time_budget_s=q.time_budget_s, data_file=str(lab.val_data), out=out,
                        parity=lab.runner_note.startswith("cpp runner"))

@@ -155,6 +155,8 @@ _paddle_has_call(_has_enable_onednn EnableONEDNN)
 _paddle_has_call(_has_disable_mkldnn DisableMKLDNN)
 _paddle_has_call(_has_mkldnn_int8 EnableMkldnnInt8)
 _paddle_has_call(_has_onednn_int8 EnableOnednnInt8)
+_paddle_has_call(_has_mkldnn_bf16 EnableMkldnnBfloat16)
+_paddle_has_call(_has_onednn_bf16 EnableOnednnBfloat16)
 _paddle_has_call(_has_new_ir EnableNewIR)
 _paddle_has_call(_has_optim_cache_dir SetOptimCacheDir)
 _paddle_has_call(_has_disable_glog_info DisableGlogInfo)
@@ -331,6 +333,8 @@ target_compile_definitions(PaddleInference::paddle_inference INTERFACE
   PADDLE_HAS_DISABLE_MKLDNN=${_has_disable_mkldnn}
   PADDLE_HAS_MKLDNN_INT8=${_has_mkldnn_int8}
   PADDLE_HAS_ONEDNN_INT8=${_has_onednn_int8}
+  PADDLE_HAS_MKLDNN_BF16=${_has_mkldnn_bf16}
+  PADDLE_HAS_ONEDNN_BF16=${_has_onednn_bf16}
   PADDLE_HAS_ENABLE_NEW_IR=${_has_new_ir}
   PADDLE_HAS_SET_OPTIM_CACHE_DIR=${_has_optim_cache_dir}
   PADDLE_HAS_DISABLE_GLOG_INFO=${_has_disable_glog_info}

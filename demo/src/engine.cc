@@ -93,6 +93,10 @@ void CheckCombination(const Options& o, const ModelFiles& m) {
     throw DemoError("--precision fp16 runs only on GPU through TensorRT",
                     "use --device gpu, or --precision fp32|int8 on CPU", 2);
   }
+  if (gpu && o.precision == Precision::kBf16) {
+    throw DemoError("--precision bf16 runs on the CPU through oneDNN",
+                    "on the GPU use --precision fp16 or int8 with TensorRT", 2);
+  }
   if (gpu && !o.use_trt && o.precision != Precision::kFp32) {
     throw DemoError(std::string("--precision ") + Name(o.precision) + " on GPU needs TensorRT",
                     "drop --use_trt=false", 2);
@@ -102,8 +106,10 @@ void CheckCombination(const Options& o, const ModelFiles& m) {
                     "(version.txt: WITH_GPU: OFF)",
                     "use --device cpu, or build the demo against a GPU library");
   }
-  if (!gpu && o.precision == Precision::kInt8 && !o.use_onednn) {
-    throw DemoError("INT8 on CPU runs through oneDNN", "drop --use_onednn=false", 2);
+  if (!gpu && (o.precision == Precision::kInt8 || o.precision == Precision::kBf16) &&
+      !o.use_onednn) {
+    throw DemoError(std::string(Name(o.precision)) + " on CPU runs through oneDNN",
+                    "drop --use_onednn=false", 2);
   }
   if (!gpu && o.precision == Precision::kInt8 && PADDLE_LIB_WITH_ONEDNN == 0) {
     throw DemoError("this library was built without oneDNN (version.txt: WITH_MKLDNN/WITH_ONEDNN "
@@ -126,7 +132,8 @@ PrecisionT TrtPrecision(Precision p) {
   switch (p) {
     case Precision::kInt8: return PrecisionT::kInt8;
     case Precision::kFp16: return PrecisionT::kHalf;
-    case Precision::kFp32: break;
+    case Precision::kFp32:
+    case Precision::kBf16: break;
   }
   return PrecisionT::kFloat32;
 }
@@ -212,6 +219,17 @@ Engine::Engine(const Options& o) : impl_(new Impl) {
 #else
         Note(o, "this library has no EnableMkldnnInt8 (Paddle < 2.3): INT8 on CPU runs only if "
                 "the model was converted for oneDNN beforehand (save_quant_model.py)");
+#endif
+      } else if (o.precision == Precision::kBf16) {
+#if PADDLE_HAS_ONEDNN_BF16
+        config.EnableOnednnBfloat16();
+        calls.push_back("EnableOnednnBfloat16()");
+#elif PADDLE_HAS_MKLDNN_BF16
+        config.EnableMkldnnBfloat16();
+        calls.push_back("EnableMkldnnBfloat16()");
+#else
+        throw DemoError("this library has no EnableMkldnnBfloat16 (Paddle < 2.1)",
+                        "use a newer library, or --precision fp32");
 #endif
       }
     } else {

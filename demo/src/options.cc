@@ -62,7 +62,8 @@ struct Spelling {
 
 constexpr Spelling<Device> kDevices[] = {{Device::kCpu, "cpu"}, {Device::kGpu, "gpu"}};
 constexpr Spelling<Precision> kPrecisions[] = {
-    {Precision::kFp32, "fp32"}, {Precision::kFp16, "fp16"}, {Precision::kInt8, "int8"}};
+    {Precision::kFp32, "fp32"}, {Precision::kFp16, "fp16"}, {Precision::kInt8, "int8"},
+    {Precision::kBf16, "bf16"}};
 
 // The value spelled v, or one usage error that lists the spellings.
 template <typename E, size_t N>
@@ -95,7 +96,8 @@ std::vector<Flag> MakeFlags(Options* o) {
   f.push_back({{"device"}, Kind::kString, kBoth, "cpu | gpu (default cpu)",
                [o](const std::string& v) { o->device = Choice("device", v, kDevices); }});
   f.push_back({{"precision"}, Kind::kString, kBoth,
-               "fp32 | fp16 | int8 (default fp32); int8 on CPU = oneDNN INT8, on GPU = TensorRT INT8",
+               "fp32 | fp16 | int8 | bf16 (default fp32); int8 on CPU = oneDNN INT8, on GPU = TensorRT INT8; "
+               "bf16 = CPU only, oneDNN bfloat16 on the FP32 model",
                [o](const std::string& v) {
                  o->precision = Choice("precision", v, kPrecisions);
                }});

@@ -9,7 +9,7 @@ namespace demo {
 
 enum class Program { kTrtClas, kTestAcc };
 enum class Device { kCpu, kGpu };
-enum class Precision { kFp32, kFp16, kInt8 };
+enum class Precision { kFp32, kFp16, kInt8, kBf16 };
 
 // The flag spelling of each value ("cpu", "int8", ...), as the JSON line prints it.
 const char* Name(Device device);

@@ -351,8 +351,8 @@ def test_bad_data_input(demo, tmp_path, standin_model, datasets):
                             "--batch_size wants an integer", code=2)
     _assert_one_clear_error(acc(f"--data_file={datasets['bin']}", "--device=tpu"),
                             "not one of cpu|gpu", code=2)
-    _assert_one_clear_error(acc(f"--data_file={datasets['bin']}", "--precision=bf16"),
-                            "--precision=bf16 is not one of fp32|fp16|int8", code=2)
+    _assert_one_clear_error(acc(f"--data_file={datasets['bin']}", "--precision=fp8"),
+                            "--precision=fp8 is not one of fp32|fp16|int8|bf16", code=2)
     # a failed run leaves no half-written predictions file
     out = tmp_path / "preds.txt"
     _assert_one_clear_error(acc(f"--data_file={truncated}", f"--predictions_out={out}"))

@@ -163,3 +163,30 @@ def test_real_engine_int8_on_onednn_equals_python(wheel_demo, real_models, tmp_p
     logits = python_logits(out, images, 3)
     ours = [int(ln.split()[1]) for ln in preds.read_text().splitlines()]
     assert ours == logits.argmax(1).tolist()
+
+
+def test_real_engine_bf16_on_onednn_equals_python(wheel_demo, real_models, tmp_path):
+    """--precision bf16 on the FP32 model (oneDNN bfloat16): finite logits, the same
+    predictions as Python on the same configuration, the FP32 top-1 for most images."""
+    from toolchain.doctor.collectors import cpu_bf16_flags
+
+    if not cpu_bf16_flags():
+        pytest.skip("this CPU has no avx512_bf16 / amx_bf16")
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((6, 3, 224, 224), dtype=np.float32)
+    data = write_bin(tmp_path / "val.bin", images, np.zeros(6, np.int64))
+    preds = tmp_path / "preds.txt"
+    proc = run_demo(wheel_demo / "test_acc", f"--model_dir={real_models['pdmodel']}",
+                    f"--data_file={data}", "--precision=bf16", "--batch_size=3",
+                    f"--predictions_out={preds}", "--json_only", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = last_json(proc.stdout)
+    assert out["precision"] == "bf16"
+    assert any("Bfloat16" in c for c in out["config_calls"])
+    logits = python_logits(out, images, 3)
+    assert np.isfinite(logits).all()
+    ours = [int(ln.split()[1]) for ln in preds.read_text().splitlines()]
+    assert ours == logits.argmax(1).tolist()
+    gpu = run_demo(wheel_demo / "trt_clas", f"--model_dir={real_models['pdmodel']}",
+                   "--precision=bf16", "--device=gpu", "--json_only", timeout=300)
+    assert gpu.returncode != 0 and "bf16" in gpu.stderr

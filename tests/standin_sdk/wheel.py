@@ -79,6 +79,8 @@ def python_config(demo_json: dict):
             "EnableMKLDNN": "enable_mkldnn", "EnableONEDNN": "enable_onednn",
             "DisableMKLDNN": "disable_mkldnn", "EnableMkldnnInt8": "enable_mkldnn_int8",
             "EnableOnednnInt8": "enable_onednn_int8", "SwitchIrOptim": "switch_ir_optim",
+            "EnableMkldnnBfloat16": "enable_mkldnn_bfloat16",
+            "EnableOnednnBfloat16": "enable_onednn_bfloat16",
             "DisableGlogInfo": "disable_glog_info", "EnableUseGpu": "enable_use_gpu",
             "SetOptimCacheDir": "set_optim_cache_dir",
         }[name]

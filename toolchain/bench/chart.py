@@ -13,7 +13,7 @@ from pathlib import Path
 from .report import BenchReport, model_label, used
 from .rows import BASELINE, BenchRow
 
-COLORS = {"fp32": "#4c72b0", "int8": "#dd8452", "fp16": "#55a868"}
+COLORS = {"fp32": "#4c72b0", "int8": "#dd8452", "fp16": "#55a868", "bf16": "#8172b3"}
 UNSTABLE_HATCH = "//"
 BUSY_HATCH = "xx"
 

@@ -98,7 +98,8 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
     head, body = main_table(report)
     body = [[_screen_cell(c) for c in cells] for cells in body]
     con.print()
-    con.print(table("FP32 vs INT8: acc = top-1/top-5 %, ms = p50 latency per batch",
+    con.print(table(f"{' vs '.join(p.upper() for p in report.precisions)}: acc = "
+                    "top-1/top-5 %, ms = p50 latency per batch",
                      [_short(h) for h in head], body))
     if any(r.kind == "seeded" for r in report.rows):
         con.print("[dim]* seeded weights (untrained): latency only, accuracy n/a.[/]")

@@ -33,7 +33,7 @@ from .stability import StabilityRule, measure_interleaved
 from .tails import (FLOORS, QUANTILES, Tail, cov, extended_repeats, tail_from_percentiles,
                     tail_from_samples)
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 RUNNERS = ("auto", "cpp", "python")
 DEVICES = ("auto", "cpu", "gpu")
 
@@ -95,7 +95,7 @@ def parse_request(models: str | None = None, precisions: str | None = None,
         bad = [p for p in precs if p not in PRECISIONS]
         if bad or not precs:
             raise LabError(f"unknown precision(s) {', '.join(bad) or '(none given)'}",
-                           hint="--precisions takes a comma list of fp32, fp16, int8, "
+                           hint="--precisions takes a comma list of fp32, fp16, int8, bf16, "
                                 "e.g. --precisions fp32,int8")
         req.precisions = list(dict.fromkeys(precs))
     if batch_sizes is not None:
@@ -130,6 +130,11 @@ def parse_request(models: str | None = None, precisions: str | None = None,
         raise LabError("the gates compare against fp32: --precisions must hold fp32 and "
                        "another precision", hint="e.g. --precisions fp32,int8")
     return req
+
+
+def model_subdir(precision: str) -> str:
+    """The model folder a precision runs: BF16 runs the FP32 model (oneDNN bfloat16)."""
+    return BASELINE if precision == "bf16" else precision
 
 
 def _missing_dirs_hint(name: str, kind: str, base: Path, missing: list[str]) -> str:
@@ -195,8 +200,8 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
             raise LabError(f"unknown model {name!r}", where=str(path),
                            hint=f"pass a zoo name ({known}) or a folder with fp32/ and "
                                 "int8/ sub-folders")
-        dirs = {p: base / p for p in precisions}
-        missing = [p for p, d in dirs.items() if not d.is_dir()]
+        dirs = {p: base / model_subdir(p) for p in precisions}
+        missing = list(dict.fromkeys(d.name for d in dirs.values() if not d.is_dir()))
         if missing:
             raise LabError(f"model {name} has no {', '.join(missing)} folder",
                            where=str(base),

@@ -19,7 +19,15 @@ from . import parsers
 from .report import ERROR, FOUND, NOT_FOUND, UNPARSED, Finding, ProbeReport
 from .sources import ToolOutput, clip_raw, file_finding, read_text, tool_finding
 
-INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8")
+INT8_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")     # oneDNN's bfloat16 kernels need one of these
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def cpu_bf16_flags(cpuinfo: Path = CPUINFO) -> list[str]:
+    """The BF16_FLAGS the CPU described by `cpuinfo` has ([] when unreadable)."""
+    flags = set(parsers.parse_cpuinfo(read_text(cpuinfo) or "").flags)
+    return [flag for flag in BF16_FLAGS if flag in flags]
 
 
 # --------------------------------------------------------------------------- host

@@ -129,6 +129,16 @@ def _host(report: ProbeReport, add) -> None:
         else:
             add("cpu int8", WARN, "CPU has no avx2: Paddle's INT8 CPU kernels cannot run fast",
                 "use an x86-64 CPU with AVX2 (better AVX512-VNNI) for CPU INT8")
+        from .collectors import BF16_FLAGS
+
+        bf16 = [flag for flag in BF16_FLAGS if flag in flags]
+        if bf16:
+            add("cpu bf16", OK, f"CPU has {' '.join(bf16)}: --bf16 runs through oneDNN's "
+                                "bfloat16 kernels")
+        else:
+            add("cpu bf16", WARN, f"CPU has none of {', '.join(BF16_FLAGS)}: --bf16 is refused",
+                "use --fp32 or --int8 here; BF16 needs a Cooper Lake / Sapphire Rapids Xeon "
+                "or a Zen 4 EPYC")
     disk = report.finding("host", "disk free")
     if disk and disk.status == FOUND:
         gib = disk.details["free_bytes"] / 2**30

@@ -8,7 +8,8 @@ installed Paddle has (`enable_onednn`, `enable_onednn_int8` in 3.x), the C++
 demo to its own calls. Precision names inside a plan are PrecisionType members
 ("Float32", "Half", "Int8").
 
-CPU: oneDNN on (INT8 through enable_mkldnn_int8 on a quantized model), IR
+CPU: oneDNN on (INT8 through enable_mkldnn_int8 on a quantized model, BF16 through
+enable_mkldnn_bfloat16 on the FP32 model), IR
 optimization, math-library threads.
 GPU: enable_use_gpu + TensorRT with the precision; use_calib_mode=False for
 quantized models (the scales are in the model), True only to calibrate an FP32
@@ -37,7 +38,7 @@ from typing import Any
 from ..errors import LabError
 
 DEVICES = ("cpu", "gpu")
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 MODEL_KINDS = ("fp32", "quantized")
 TRT_PRECISION = {"fp32": "Float32", "fp16": "Half", "int8": "Int8"}
 SHAPE_FILE = "shape_range_info.pbtxt"
@@ -116,7 +117,7 @@ def _check(device: str, precision: str, model_kind: str, opts: PlanOptions) -> N
     if device not in DEVICES:
         raise LabError(f"unknown device {device!r}", hint="use --device cpu or --device gpu")
     if precision not in PRECISIONS:
-        raise LabError(f"unknown precision {precision!r}", hint="use --fp32, --fp16 or --int8")
+        raise LabError(f"unknown precision {precision!r}", hint="use --fp32, --fp16, --int8 or --bf16")
     if model_kind not in MODEL_KINDS:
         raise LabError(f"unknown model kind {model_kind!r}")
     if opts.batch_size < 1:
@@ -134,13 +135,21 @@ def cpu_plan(precision: str, model_kind: str, opts: PlanOptions) -> list[Call]:
                        "this one is FP32",
                        hint="make one with `invoke quantize --model-dir FP32_DIR --calib-data "
                             "DATA` and pass its directory, or run --fp32")
-    if precision == "int8" and not opts.onednn:
-        raise LabError("INT8 on the CPU runs through oneDNN; it cannot be turned off for INT8")
+    if precision == "bf16" and model_kind == "quantized":
+        raise LabError("BF16 runs the FP32 model through oneDNN's bfloat16 kernels; this "
+                       "model is quantized (INT8)",
+                       hint="pass the FP32 model's directory with --bf16, or run this one "
+                            "with --int8")
+    if precision in ("int8", "bf16") and not opts.onednn:
+        raise LabError(f"{precision.upper()} on the CPU runs through oneDNN; it cannot be "
+                       f"turned off for {precision.upper()}")
     plan: list[Call] = [("disable_gpu",), ("switch_ir_optim", bool(opts.ir_optim))]
     if opts.onednn:
         plan.append(("enable_mkldnn",))
         if precision == "int8":
             plan.append(("enable_mkldnn_int8",))
+        elif precision == "bf16":
+            plan.append(("enable_mkldnn_bfloat16",))
     else:
         plan.append(("disable_mkldnn",))
     plan.append(("set_cpu_math_library_num_threads", int(opts.threads)))
@@ -193,6 +202,10 @@ def _check_gpu_options(opts: PlanOptions) -> None:
 
 
 def gpu_plan(precision: str, model_kind: str, opts: PlanOptions) -> list[Call]:
+    if precision == "bf16":
+        raise LabError("BF16 runs on the CPU through oneDNN",
+                       hint="on the GPU use --fp16 / --int8 with TensorRT, or pass "
+                            "--device cpu --bf16")
     plan: list[Call] = [("enable_use_gpu", int(opts.gpu_memory_mb), int(opts.device_id)),
                         ("switch_ir_optim", True)]
     if not opts.tensorrt:
@@ -260,6 +273,8 @@ def pir_trt_plan(precision: str, model_kind: str, opts: PlanOptions, model_prefi
                        f"has TensorRT {opts.trt_version}",
                        hint="fetch-lib a 3.x build with TensorRT 8.6 or 10.x "
                             "(invoke fetch-lib --list --paddle 3)")
+    if precision == "bf16":
+        gpu_plan(precision, model_kind, opts)       # the one BF16-on-the-GPU refusal
     if precision == "int8" and model_kind != "quantized":
         raise LabError("PIR-TensorRT INT8 needs a quantized model (Paddle's docs give no "
                        "TensorRT calibration for PIR)",

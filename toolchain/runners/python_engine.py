@@ -27,6 +27,7 @@ ALIASES = {
     "enable_mkldnn": ("enable_onednn", "enable_mkldnn"),
     "disable_mkldnn": ("disable_onednn", "disable_mkldnn"),
     "enable_mkldnn_int8": ("enable_onednn_int8", "enable_mkldnn_int8"),
+    "enable_mkldnn_bfloat16": ("enable_onednn_bfloat16", "enable_mkldnn_bfloat16"),
 }
 CPU_WHEEL_HINT = ("install a GPU build of Paddle with TensorRT (`pip install paddlepaddle-gpu` "
                   "from Paddle's index for your CUDA, e.g. the cu118 or cu126 wheel) plus the "

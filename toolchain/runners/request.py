@@ -49,7 +49,7 @@ def parse_request(flags: dict[str, Any], settings: LabSettings, kind: str) -> Ru
     from ..models.zoo import default_model_dir
 
     precision = flag_words.precision_of(bool(flags.get("int8")), bool(flags.get("fp16")),
-                                        bool(flags.get("fp32")))
+                                        bool(flags.get("fp32")), bool(flags.get("bf16")))
     rs = settings.run
     model_dir = Path(flags["model_dir"]) if flags.get("model_dir") \
         else default_model_dir(settings, precision)

@@ -42,8 +42,9 @@ def _prepare(settings: LabSettings, model_dir, precision: str, runner: str, prog
     from ..models.layout import find_model_files
     from .select import select_runner
 
-    if precision not in ("fp32", "fp16", "int8"):
-        raise LabError(f"unknown precision {precision!r}", hint="use --fp32, --fp16 or --int8")
+    if precision not in ("fp32", "fp16", "int8", "bf16"):
+        raise LabError(f"unknown precision {precision!r}",
+                       hint="use --fp32, --fp16, --int8 or --bf16")
     if device not in ("auto", "cpu", "gpu"):
         raise LabError(f"unknown device {device!r}", hint="use --device auto, cpu or gpu")
     files = find_model_files(model_dir)
@@ -76,10 +77,24 @@ def _check_input_shape(prep: _Prepared, data_file: Path | None) -> None:
         check_images_fit_model(prep.files, IMAGE_SHAPE, "the C++ demo's seeded input")
 
 
+def require_cpu_bf16(cpuinfo: Path | None = None) -> None:
+    """LabError unless the CPU has avx512_bf16 or amx_bf16 (what oneDNN's BF16 needs)."""
+    from ..doctor.collectors import BF16_FLAGS, CPUINFO, cpu_bf16_flags
+
+    source = cpuinfo or CPUINFO
+    if not cpu_bf16_flags(source):
+        raise LabError(f"--bf16 needs a CPU with {' or '.join(BF16_FLAGS)}; {source} lists "
+                       "neither", where=str(source),
+                       hint="run --fp32, or --int8 with a quantized model (`invoke doctor` "
+                            "shows the CPU's flags)")
+
+
 def _plan_options(settings: LabSettings, prep: _Prepared, batch_size: int, threads: int,
                   device: str, precision: str, overrides: dict) -> Any:
     from .configplan import PlanOptions
 
+    if precision == "bf16" and device == "cpu":
+        require_cpu_bf16()
     rs = settings.run
     cache_root = rs.trt_cache_dir or str(settings.work_dir / "trt_cache")
     opts: dict[str, Any] = dict(batch_size=batch_size, threads=threads,

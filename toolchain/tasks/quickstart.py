@@ -11,12 +11,12 @@ HELP = {
                 "installed (bench with the python runner)",
     "models": "comma list of zoo models (default lab.quickstart.models: small_cnn,"
               "mobilenet_v1,mobilenet_v2,resnet50)",
-    **flags.help_for("json_"),
+    **flags.help_for("json_", bf16="; bench adds a BF16 column (default FP32 and INT8)"),
 }
 
 
 @lab_task(help=HELP, auto_shortflags=False)
-def quickstart(c, out=None, skip_cpp=False, models=None, json_=False):
+def quickstart(c, out=None, skip_cpp=False, models=None, bf16=False, json_=False):
     """Doctor, sample data, models, INT8, (C++ demo), bench: the FP32-vs-INT8 table.
 
     Offline, on the CPU of this machine unless a GPU stack is installed:
@@ -46,11 +46,12 @@ def quickstart(c, out=None, skip_cpp=False, models=None, json_=False):
 
     settings = LabSettings.from_context(c)
     if json_:
-        result = run_quickstart(settings, out=out, skip_cpp=skip_cpp, models=models)
+        result = run_quickstart(settings, out=out, skip_cpp=skip_cpp, models=models,
+                                bf16=bf16)
     else:
         with StatusLine() as status:
             result = run_quickstart(settings, out=out, skip_cpp=skip_cpp, models=models,
-                                    say=status)
+                                    say=status, bf16=bf16)
     emit(result, json_, _render)
     if not result.passed:
         raise Exit(code=1)

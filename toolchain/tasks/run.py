@@ -7,7 +7,7 @@ from ..cli import emit, lab_task
 from ..settings import LabSettings
 
 _COMMON = flags.help_for(
-    "int8", "fp16", "fp32", "model_dir", "runner", "json_",
+    "int8", "fp16", "fp32", "bf16", "model_dir", "runner", "json_",
     batch_size="images per batch (default lab.run.batch_size, 1)",
     threads="CPU math-library threads (default lab.run.threads, 0)",
     device="auto (GPU when there is one), cpu or gpu (default lab.run.device)")
@@ -126,8 +126,8 @@ def render_accuracy(con, r) -> None:
                   "Paddle >= 2.5)",
 }, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS,
             "sample_size": flags.SAMPLE_SIZE, "seed": flags.SEED})
-def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, batch_size=None,
-        warmup=None, repeats=None, threads=None, device=None, runner=None, hot=False,
+def run(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, data_file=None,
+        batch_size=None, warmup=None, repeats=None, threads=None, device=None, runner=None, hot=False,
         sample_size=None, seed=None, expect_cache_hit=False, trt_disable_ops=None,
         trt_disable_subgraph=None, trt_inspector=False, cuda_graph=False, json_=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
@@ -151,7 +151,7 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
     from .progress import progress_for
 
     settings = LabSettings.from_context(c)
-    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, model_dir=model_dir,
+    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, bf16=bf16, model_dir=model_dir,
                              data_file=data_file, batch_size=batch_size, device=device,
                              runner=runner, trt_disable_ops=trt_disable_ops,
                              trt_disable_subgraph=trt_disable_subgraph,
@@ -175,8 +175,8 @@ def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, b
                  "from `invoke preprocess`; default <work_dir>/data/val.bin)",
     "limit": "score only the first N images (default all)",
 }, numbers={**_NUMBERS, "limit": flags.LIMIT})
-def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None, limit=None,
-             batch_size=None, threads=None, device=None, runner=None, json_=False):
+def test_acc(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, data_file=None,
+             limit=None, batch_size=None, threads=None, device=None, runner=None, json_=False):
     """Top-1/top-5 accuracy of one model on a preprocessed dataset, with a progress bar.
 
     The dataset's sidecar (written by `invoke preprocess`) must match the file
@@ -193,7 +193,7 @@ def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=No
     from .progress import progress_for
 
     settings = LabSettings.from_context(c)
-    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, model_dir=model_dir,
+    req = parse_request(dict(int8=int8, fp16=fp16, fp32=fp32, bf16=bf16, model_dir=model_dir,
                              data_file=data_file, batch_size=batch_size, device=device,
                              runner=runner), settings, "accuracy")
     data = req.data_file

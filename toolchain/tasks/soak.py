@@ -41,7 +41,7 @@ def render_soak(con, r) -> None:
 
 
 @lab_task(help={
-    **flags.help_for("int8", "fp16", "fp32", "model_dir", "json_"),
+    **flags.help_for("int8", "fp16", "fp32", "bf16", "model_dir", "json_"),
     "cycles": "create/run/destroy cycles (default 50)",
     "batches": "batches run per cycle (default 5)",
     "warmup_cycles": "first cycles left out of the slope fit (default a tenth, at least 2)",
@@ -57,7 +57,7 @@ def render_soak(con, r) -> None:
 }, numbers={"cycles": flags.CYCLES, "batches": flags.REPEATS,
             "warmup_cycles": flags.WARMUP, "max_slope_kb": flags.SLOPE_KB,
             "batch_size": flags.BATCH_SIZE, "threads": flags.RUN_THREADS})
-def soak(c, int8=False, fp16=False, fp32=False, model_dir=None, cycles=None, batches=None,
+def soak(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, cycles=None, batches=None,
          warmup_cycles=None, max_slope_kb=None, data_file=None, batch_size=None, threads=None,
          device=None, runner="python", out=None, json_=False):
     """Memory over N create/run/destroy cycles of one predictor: RSS slope with a gate.
@@ -83,7 +83,7 @@ def soak(c, int8=False, fp16=False, fp32=False, model_dir=None, cycles=None, bat
 
     settings = LabSettings.from_context(c)
     rs = settings.run
-    precision = flags.precision_of(int8, fp16, fp32)
+    precision = flags.precision_of(int8, fp16, fp32, bf16)
     mdir = Path(model_dir) if model_dir else default_model_dir(settings, precision)
     if data_file:
         data = Path(data_file)

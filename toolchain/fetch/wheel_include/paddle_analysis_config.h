@@ -51,6 +51,8 @@ struct PD_INFER_DECL AnalysisConfig {
   void DisableMKLDNN();  // optional
   void EnableMkldnnInt8(const std::unordered_set<std::string>& op_list = {});  // optional
   void EnableOnednnInt8(const std::unordered_set<std::string>& op_list = {});  // optional
+  void EnableMkldnnBfloat16();  // optional
+  void EnableOnednnBfloat16();  // optional
 
  private:
   alignas(64) unsigned char storage_[1 << 16];
