@@ -90,7 +90,7 @@ def lab_task(*args: Any, numbers: dict | None = None, **kwargs: Any) -> Callable
                         helps[key] = spec.help(helps[key])
                         break
             opts["help"] = helps
-            opts.setdefault("klass", _NumberedTask)
+        opts.setdefault("klass", _LabTask)
         t = task(*args, **opts)(run)
         if numbers:
             t.metavars = {p: spec.metavar for p, spec in numbers.items()}
@@ -102,10 +102,19 @@ def lab_task(*args: Any, numbers: dict | None = None, **kwargs: Any) -> Callable
     return decorate
 
 
-class _NumberedTask(Task):
-    """A Task whose numeric flags carry a `metavar` (INT, FLOAT) for `invoke --help`."""
+class _LabTask(Task):
+    """A Task whose numeric flags carry a `metavar` (INT, FLOAT) for `invoke --help`, and
+    whose automatic short flags are letters only: Invoke would otherwise hand out "-1" to
+    --bf16 (so `--batch-size=-1` parses as a flag) or "--" to --trt-disable-ops."""
 
     metavars: dict = {}
+
+    def arg_opts(self, name: str, default: str, taken_names: set) -> dict:
+        opts = super().arg_opts(name, default, taken_names)
+        names = opts["names"]
+        if len(names) == 2 and not names[1].isalpha():
+            opts["names"] = names[:1]
+        return opts
 
     def get_arguments(self, ignore_unknown_help: bool | None = None) -> list:
         arguments = super().get_arguments(ignore_unknown_help=ignore_unknown_help)

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from support import run_invoke
+from support import ROOT, run_invoke
 from toolchain.errors import LabError
 from toolchain.flags import (BATCH_SIZE, BATCH_SIZES, TOLERANCE, flag_name, float_flag,
                              int_flag)
@@ -187,3 +187,24 @@ def test_batch_larger_than_the_dataset_is_named(tmp_path):
     assert "--batch-size 3 or less" in note
     acc = batch_note(data, 4, limit=2, kind="accuracy")
     assert "the 2 images scored (--limit 2)" in acc and "one batch of 2" in acc
+
+
+def test_every_short_flag_is_a_letter():
+    """Invoke hands out a name's next free character as its short flag: "-1" for --bf16
+    made `--batch-size=-1` parse as a flag, and "--" went to --trt-disable-ops."""
+    import subprocess
+    import sys
+
+    code = ("import tasks, json; out = {}\n"
+            "for name, t in tasks.ns.tasks.items():\n"
+            "    out[name] = [n for a in t.get_arguments() for n in a.names if len(n) == 1]\n"
+            "print(json.dumps(out))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    shorts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "run" in shorts and "b" in shorts["run"]
+    bad = {task: [s for s in names if not s.isalpha()] for task, names in shorts.items()}
+    assert not any(bad.values()), bad

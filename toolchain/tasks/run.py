@@ -126,10 +126,10 @@ def render_accuracy(con, r) -> None:
                   "Paddle >= 2.5)",
 }, numbers={**_NUMBERS, "warmup": flags.WARMUP, "repeats": flags.REPEATS,
             "sample_size": flags.SAMPLE_SIZE, "seed": flags.SEED})
-def run(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, data_file=None,
+def run(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None,
         batch_size=None, warmup=None, repeats=None, threads=None, device=None, runner=None, hot=False,
         sample_size=None, seed=None, expect_cache_hit=False, trt_disable_ops=None,
-        trt_disable_subgraph=None, trt_inspector=False, cuda_graph=False, json_=False):
+        trt_disable_subgraph=None, trt_inspector=False, cuda_graph=False, bf16=False, json_=False):
     """Latency of one model: min/mean/p50/p90/p99/max per batch and images/s.
 
     The timer covers, per batch, the input copy, the run and the output copy (the
@@ -175,8 +175,8 @@ def run(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, data_
                  "from `invoke preprocess`; default <work_dir>/data/val.bin)",
     "limit": "score only the first N images (default all)",
 }, numbers={**_NUMBERS, "limit": flags.LIMIT})
-def test_acc(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, data_file=None,
-             limit=None, batch_size=None, threads=None, device=None, runner=None, json_=False):
+def test_acc(c, int8=False, fp16=False, fp32=False, model_dir=None, data_file=None,
+             limit=None, batch_size=None, threads=None, device=None, runner=None, bf16=False, json_=False):
     """Top-1/top-5 accuracy of one model on a preprocessed dataset, with a progress bar.
 
     The dataset's sidecar (written by `invoke preprocess`) must match the file

@@ -57,9 +57,9 @@ def render_soak(con, r) -> None:
 }, numbers={"cycles": flags.CYCLES, "batches": flags.REPEATS,
             "warmup_cycles": flags.WARMUP, "max_slope_kb": flags.SLOPE_KB,
             "batch_size": flags.BATCH_SIZE, "threads": flags.RUN_THREADS})
-def soak(c, int8=False, fp16=False, fp32=False, bf16=False, model_dir=None, cycles=None, batches=None,
+def soak(c, int8=False, fp16=False, fp32=False, model_dir=None, cycles=None, batches=None,
          warmup_cycles=None, max_slope_kb=None, data_file=None, batch_size=None, threads=None,
-         device=None, runner="python", out=None, json_=False):
+         device=None, runner="python", out=None, bf16=False, json_=False):
     """Memory over N create/run/destroy cycles of one predictor: RSS slope with a gate.
 
     After each cycle the resident set (VmRSS; on a GPU also the process's memory from
