@@ -139,6 +139,17 @@ def test_real_engine_binaries_resolve_and_bad_model(wheel_demo, tmp_path):
     assert "could not load the model" in proc.stderr and "terminate called" not in proc.stderr
 
 
+def demo_predictions(demo_dir, model_dir, data, precision: str, tmp_path):
+    """test_acc on `data` in batches of 3: (its JSON line, the predicted class per image)."""
+    preds = tmp_path / "preds.txt"
+    proc = run_demo(demo_dir / "test_acc", f"--model_dir={model_dir}", f"--data_file={data}",
+                    f"--precision={precision}", "--batch_size=3",
+                    f"--predictions_out={preds}", "--json_only", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    ours = [int(ln.split()[1]) for ln in preds.read_text().splitlines()]
+    return last_json(proc.stdout), ours
+
+
 def test_real_engine_int8_on_onednn_equals_python(wheel_demo, real_models, tmp_path):
     """A real INT8 model (quantize_model on the legacy FP32 export), run
     with --precision int8 (oneDNN INT8): the same predictions as Python."""
@@ -152,16 +163,10 @@ def test_real_engine_int8_on_onednn_equals_python(wheel_demo, real_models, tmp_p
     settings = LabSettings.from_mapping({"work_dir": str(tmp_path / "work")})
     quantize.quantize_model(settings, real_models["pdmodel"], data, output=tmp_path / "int8",
                             algo="avg", batch_size=3, batch_nums=2)
-    preds = tmp_path / "preds.txt"
-    proc = run_demo(wheel_demo / "test_acc", f"--model_dir={tmp_path / 'int8'}",
-                    f"--data_file={data}", "--precision=int8", "--batch_size=3",
-                    f"--predictions_out={preds}", "--json_only", timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    out = last_json(proc.stdout)
+    out, ours = demo_predictions(wheel_demo, tmp_path / "int8", data, "int8", tmp_path)
     assert out["precision"] == "int8"
     assert any("Int8" in c for c in out["config_calls"])
     logits = python_logits(out, images, 3)
-    ours = [int(ln.split()[1]) for ln in preds.read_text().splitlines()]
     assert ours == logits.argmax(1).tolist()
 
 
@@ -175,17 +180,11 @@ def test_real_engine_bf16_on_onednn_equals_python(wheel_demo, real_models, tmp_p
     rng = np.random.default_rng(3)
     images = rng.standard_normal((6, 3, 224, 224), dtype=np.float32)
     data = write_bin(tmp_path / "val.bin", images, np.zeros(6, np.int64))
-    preds = tmp_path / "preds.txt"
-    proc = run_demo(wheel_demo / "test_acc", f"--model_dir={real_models['pdmodel']}",
-                    f"--data_file={data}", "--precision=bf16", "--batch_size=3",
-                    f"--predictions_out={preds}", "--json_only", timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    out = last_json(proc.stdout)
+    out, ours = demo_predictions(wheel_demo, real_models["pdmodel"], data, "bf16", tmp_path)
     assert out["precision"] == "bf16"
     assert any("Bfloat16" in c for c in out["config_calls"])
     logits = python_logits(out, images, 3)
     assert np.isfinite(logits).all()
-    ours = [int(ln.split()[1]) for ln in preds.read_text().splitlines()]
     assert ours == logits.argmax(1).tolist()
     gpu = run_demo(wheel_demo / "trt_clas", f"--model_dir={real_models['pdmodel']}",
                    "--precision=bf16", "--device=gpu", "--json_only", timeout=300)

@@ -1,6 +1,6 @@
 """What an installed Paddle Inference C++ library is: its version.txt and its layout.
 
-Two families exist (see ../shared/reference/paddle_lib_notes.md §6, §7):
+Two families exist (the official download layouts):
 - 1.x `fluid_inference`: paddle/lib/libpaddle_fluid.so
 - 2.x/3.x `paddle_inference`: paddle/lib/libpaddle_inference.so
 Both have paddle/include/paddle_inference_api.h, third_party/ and version.txt.

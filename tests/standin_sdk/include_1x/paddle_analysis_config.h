@@ -1,6 +1,6 @@
 // STAND-IN for Paddle Inference 1.8 (fluid_inference) paddle_analysis_config.h
 // (tests only). The subset of paddle::AnalysisConfig the demo uses, with the 1.8
-// signatures (../shared/reference/paddle_api_notes.md section 2): int workspace,
+// signatures of the 1.8 C++ API docs: int workspace,
 // six-argument EnableTensorRtEngine, two-argument EnableUseGpu, no
 // EnableMkldnnInt8. The private members are the stand-in's own.
 #pragma once

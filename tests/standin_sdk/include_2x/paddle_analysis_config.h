@@ -1,6 +1,6 @@
 // STAND-IN for Paddle Inference 2.5+/3.x paddle_analysis_config.h (tests only).
 // Declares the subset of paddle::AnalysisConfig the demo uses, with the real
-// signatures (../shared/reference/paddle_api_notes.md section 2). The private
+// signatures of the 2.5+/3.x C++ API docs. The private
 // members are the stand-in's own.
 #pragma once
 #include <cstdint>
