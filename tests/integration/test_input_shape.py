@@ -161,7 +161,34 @@ def test_check_refuses_a_fixed_other_size(models, dataset):
         check_dataset_fits_model(flat, dataset)
 
 
+def test_models_compared_side_by_side_must_take_the_same_input(models):
+    from toolchain.models.inputs import check_same_inputs
+
+    legacy = models["legacy"]
+    same = {"a": find_model_files(legacy["s224"]), "b": find_model_files(legacy["s224"])}
+    check_same_inputs(same)
+    with pytest.raises(LabError, match=r"different inputs.*'image' \[-1, 3, 224, 224\].*"
+                                       r"'image' \[-1, 3, -1, -1\]") as err:
+        check_same_inputs({"fp32": find_model_files(legacy["s224"]),
+                           "int8": find_model_files(legacy["dyn"])})
+    assert "invoke quantize" in err.value.hint
+
+
 # --- through the real CLI ------------------------------------------------------------
+
+def test_bench_refuses_fp32_and_int8_models_with_different_inputs(models, invoke_cli,
+                                                                   tmp_path):
+    import shutil
+
+    pair = tmp_path / "pair"
+    shutil.copytree(models["legacy"]["s224"], pair / "fp32")
+    shutil.copytree(models["legacy"]["s32"], pair / "int8")
+    proc = invoke_cli("bench", "--models", str(pair), "--out", str(tmp_path / "out"),
+                      timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "take different inputs" in proc.stderr and "[-1, 3, 32, 32]" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
 
 def test_run_and_test_acc_python_runner_say_it_cleanly(models, dataset, invoke_cli, lab_env):
     for fmt in ("legacy", "pir"):

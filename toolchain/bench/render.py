@@ -6,8 +6,8 @@ from typing import Any
 
 from .compare import Comparison
 from .compare import NOISE, NOT_COMPARABLE
-from .report import (BUSY, BenchReport, busy_summary, main_table, max_cov, ms, parity_table,
-                     pct, tail_cell)
+from .report import (BUSY, FASTEST, BenchReport, backend_table, busy_summary,
+                     has_backends, main_table, max_cov, ms, parity_table, pct, tail_cell)
 from .tails import COV_WARNING
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
@@ -21,7 +21,8 @@ def _short(name: str) -> str:
     return name.replace("INT8 speed-up", "Speed-up").replace("INT8 reduction", "Reduction")
 
 
-def table(title: str, head: list[str], body: list[list[str]], text_columns: tuple = (0,)):
+def table(title: str, head: list[str], body: list[list[str]], text_columns: tuple = (0,),
+          no_wrap: tuple = (0,)):
     from rich.table import Table
 
     from rich import box
@@ -32,7 +33,7 @@ def table(title: str, head: list[str], body: list[list[str]], text_columns: tupl
     for i, name in enumerate(head):
         # cells never truncated: the headers wrap instead
         table.add_column(name, justify="left" if i in text_columns else "right",
-                         no_wrap=(i == 0),
+                         no_wrap=(i in no_wrap),
                          overflow="fold")
     for cells in body:
         table.add_row(*cells)
@@ -92,6 +93,29 @@ def _percentiles(report: BenchReport) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
+def _backends_screen(report: BenchReport) -> tuple[list[str], list[list[str]], list[str]]:
+    """bench.md's backend table in 80 columns: the model named once per group, the
+    fastest marked on its backend, no Fastest column; why a backend cannot run goes
+    below the table (the third item), the row says "cannot run"."""
+    from rich.markup import escape
+
+    head = ["Model", "Prec", "Backend", "acc", "p50", "p90", "vs paddle", "vs fp32", "stable"]
+    body, reasons, last = [], [], None
+    for cells in backend_table(report):
+        model, prec, backend, *rest = cells
+        fastest = rest.pop() == FASTEST
+        if rest[0].startswith("cannot run: "):
+            reasons.append(f"{model} {prec} {backend} {rest[0]}")
+            rest = ["[yellow]cannot run[/]"] + [""] * 5
+        else:
+            rest = [_screen_cell(c) for c in rest]
+        model, backend = escape(model), escape(backend)
+        body.append([model if model != last else "", prec,
+                     f"[bold green]{backend} *[/]" if fastest else backend, *rest])
+        last = model
+    return head, body, reasons
+
+
 def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> None:
     from rich.markup import escape
 
@@ -109,6 +133,16 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
         con.print()
         con.print(table("Latency per batch (ms; all percentiles in bench.md)",
                          *_percentiles(report)))
+    if has_backends(report):
+        con.print()
+        head, body, reasons = _backends_screen(report)
+        con.print(table("Backends on the same files, inputs and timer (CPU, ms per batch)",
+                        head, body, text_columns=(0, 1, 2), no_wrap=(0, 1, 2)))
+        for reason in reasons:
+            con.print(f"[yellow]{escape(reason)}[/]")
+        con.print("[dim]vs paddle = Paddle p50 / this p50 at the same precision; vs fp32 = the "
+                  "backend's own FP32 p50 / this p50; [bold green]*[/] = fastest at that "
+                  "precision.[/]")
     unstable: dict[str, list[str]] = {}
     for r in report.rows:
         for p, res in r.results.items():

@@ -196,6 +196,49 @@ def machine_lines(report: BenchReport) -> list[str]:
     return lines
 
 
+BACKEND_HEAD = ["Model", "Precision", "Backend", "top-1/top-5 (%)", "p50 (ms)", "p90 (ms)",
+                "vs Paddle (x)", "vs own FP32 (x)", "Stable", "Fastest"]
+FASTEST = "fastest"
+
+
+def has_backends(report: BenchReport) -> bool:
+    return any(row.backends for row in report.rows)
+
+
+def backend_table(report: BenchReport) -> list[list[str]]:
+    """Every backend's variant beside Paddle's, per model, batch size and precision.
+    vs Paddle = Paddle's p50 / this p50 at the same precision (above 1: faster than
+    Paddle); vs own FP32 = the backend's own FP32 p50 / this p50."""
+    def p50(res: PrecisionResult | None) -> float | None:
+        return res.latency_ms.p50 if res and res.latency_ms and res.latency_ms.p50 > 0 else None
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return "-" if a is None or b is None else f"{a / b:.2f}"
+
+    body = []
+    for row in report.rows:
+        if not row.backends:
+            continue
+        own_fp32 = {r.backend: p50(r) for r in row.by_precision().get(BASELINE, [])}
+        for precision, options in row.by_precision().items():
+            paddle = p50(options[0]) if options[0].backend == "paddle" else None
+            for res in options:
+                lead = [model_label(row), precision, res.backend]
+                if res.cannot_run:
+                    body.append(lead + [f"cannot run: {res.cannot_run}"] + ["-"] * 6)
+                    continue
+                acc = ("latency only" if row.kind == "seeded" else "-") if res.top1 is None \
+                    else f"{pct(res.top1)}/{pct(res.top5)}"
+                st = res.stability
+                body.append(lead + [
+                    acc, ms(p50(res)) + (f" {BUSY}" if res.busy else ""), tail_cell(res, "p90"),
+                    "-" if res.backend == "paddle" else ratio(paddle, p50(res)),
+                    "-" if precision == BASELINE else ratio(own_fp32.get(res.backend), p50(res)),
+                    ("yes" if st.stable else "no") if st else "-",
+                    FASTEST if row.fastest.get(precision) == res.backend else ""])
+    return body
+
+
 PARITY_HEAD = ["Model", "Precision", "top-1 C++ (%)", "top-1 Python (%)", "predictions equal",
                "p50 C++ (ms)", "p50 Python (ms)", "difference (ms)", "noise (ms)", "agree"]
 
@@ -288,6 +331,15 @@ def markdown(report: BenchReport) -> str:
                   "core, or a GPU slowdown, averaged over the window; a row is busy when one "
                   "of its used windows is. A busy number is not a measurement of this "
                   "machine's speed: rerun on a quiet machine."]
+    if has_backends(report):
+        parts += ["", "## Backends on the same files, inputs and timer", "",
+                  _md_table(BACKEND_HEAD, backend_table(report)), "",
+                  "Every backend's windows are interleaved with Paddle's in the same rounds "
+                  "(same sample set, warm-up, timer scope and stability rule), on the CPU. "
+                  "vs Paddle = Paddle's p50 / this p50 at the same precision (above 1: faster "
+                  "than Paddle); vs own FP32 = the backend's FP32 p50 / this p50; fastest = "
+                  "the lowest p50 at that precision. A backend that cannot run a model says "
+                  "why instead of numbers."]
     if report.parity:
         parts += ["", "## C++ demo and Python runner side by side", "",
                   _md_table(PARITY_HEAD, parity_table(report)), "",
@@ -355,6 +407,19 @@ def csv_text(report: BenchReport) -> str:
                    for k in FLOORS},
                 "busy": res.busy,
             })
+    for row in report.rows:
+        for key, res in row.backends.items():
+            lat = res.latency_ms
+            writer.writerow({
+                "model": row.model, "kind": row.kind, "batch_size": row.batch_size,
+                "precision": res.precision, "device": res.device, "runner": key.split(":")[0],
+                "top1": res.top1, "top5": res.top5, "images": res.images,
+                **{f"{k}_ms": (getattr(lat, k) if lat else None)
+                   for k in ("min", "mean", "p50", "p90", "p99", "max")},
+                "stable": res.stability.stable if res.stability else None,
+                "stop_reason": res.cannot_run or (res.stability.reason if res.stability
+                                                  else None),
+                "model_sha256": res.model_sha256, "busy": res.busy})
     for c in report.parity:     # the python runner's column, one row per model and precision
         writer.writerow({"model": c["model"], "precision": c["precision"], "runner": "python",
                          "top1": c.get("python_top1"), "images": c.get("images"),

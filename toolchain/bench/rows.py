@@ -12,6 +12,13 @@ from .stability import Stability
 from .tails import Tail
 
 BASELINE = "fp32"
+PADDLE = "paddle"
+
+
+def variant_key(backend: str, precision: str) -> str:
+    """How a measured variant is keyed: Paddle's by precision (the main table), another
+    backend's as "backend:precision" (BenchRow.backends)."""
+    return precision if backend == PADDLE else f"{backend}:{precision}"
 
 
 @dataclass
@@ -40,6 +47,8 @@ class PrecisionResult(JsonResult):
     images: int | None = None
     accuracy_runner: str = ""
     config_calls: list[Any] = field(default_factory=list)
+    backend: str = PADDLE
+    cannot_run: str = ""                      # why this backend has no numbers for it
 
 
 @dataclass
@@ -54,6 +63,8 @@ class BenchRow(JsonResult):
     speedup: dict[str, float] = field(default_factory=dict)        # baseline p50 / p50
     reduction_pct: dict[str, float] = field(default_factory=dict)  # (1 - p50/baseline p50)*100
     top1_drop_pts: dict[str, float] = field(default_factory=dict)  # baseline top1 - top1, points
+    backends: dict[str, PrecisionResult] = field(default_factory=dict)  # "openvino:int8": ...
+    fastest: dict[str, str] = field(default_factory=dict)    # precision -> backend (--backends)
 
     @property
     def latency_only(self) -> bool:
@@ -73,4 +84,16 @@ class BenchRow(JsonResult):
                 self.reduction_pct[name] = (1 - res.latency_ms.p50 / base.latency_ms.p50) * 100
             if base.top1 is not None and res.top1 is not None:
                 self.top1_drop_pts[name] = (base.top1 - res.top1) * 100
+        self.fastest = {}
+        for precision, options in self.by_precision().items():
+            timed = [r for r in options if r.latency_ms and r.latency_ms.p50 > 0]
+            if len(options) > 1 and timed:
+                self.fastest[precision] = min(timed, key=lambda r: r.latency_ms.p50).backend
         return self
+
+    def by_precision(self) -> dict[str, list[PrecisionResult]]:
+        """Each precision's results over the backends, Paddle's first."""
+        out: dict[str, list[PrecisionResult]] = {}
+        for res in [*self.results.values(), *self.backends.values()]:
+            out.setdefault(res.precision, []).append(res)
+        return out

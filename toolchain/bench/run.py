@@ -28,7 +28,7 @@ from . import gates as gates_mod
 from .compare import compare, load_report
 from .files import write_files
 from .report import BenchReport
-from .rows import BASELINE, BenchRow, PrecisionResult
+from .rows import BASELINE, PADDLE, BenchRow, PrecisionResult, variant_key
 from .stability import StabilityRule, measure_interleaved
 from .tails import (FLOORS, QUANTILES, Tail, cov, extended_repeats, tail_from_percentiles,
                     tail_from_samples)
@@ -61,6 +61,7 @@ class BenchRequest(JsonResult):
     gate_speedup: float | None = None
     compare: str | None = None
     parity: bool = False         # C++ rows: the python runner as a second column, gated
+    backends: list[str] = field(default_factory=lambda: [PADDLE])   # paddle always first
 
     @classmethod
     def from_settings(cls, settings: LabSettings) -> "BenchRequest":
@@ -73,9 +74,27 @@ class BenchRequest(JsonResult):
         return StabilityRule(windows=self.windows, tolerance=self.tolerance,
                              time_budget_s=self.time_budget_s, max_rounds=self.max_rounds)
 
+    def other_backends(self) -> list[tuple[str, str]]:
+        """(backend, precision) of every variant measured besides Paddle's."""
+        return [(b, p) for b in self.backends if b != PADDLE for p in self.precisions]
+
 
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def parse_backends(text: str) -> list[str]:
+    """"openvino,onnxruntime" -> ["paddle", "openvino", "onnxruntime"]: Paddle is always
+    measured (the main table, and what the others are compared with)."""
+    from ..backends import BACKENDS
+
+    names = [b.lower() for b in _split(text)]
+    bad = [b for b in names if b not in BACKENDS]
+    if bad or not names:
+        raise LabError(f"unknown backend(s) {', '.join(bad) or '(none given)'}",
+                       hint=f"--backends takes a comma list of {', '.join(BACKENDS)}, e.g. "
+                            "--backends paddle,openvino")
+    return list(dict.fromkeys([PADDLE, *names]))
 
 
 def parse_request(models: str | None = None, precisions: str | None = None,
@@ -84,8 +103,8 @@ def parse_request(models: str | None = None, precisions: str | None = None,
                   threads: Any = None, time_budget: Any = None, tolerance: Any = None,
                   data_file: str | None = None, limit: Any = None, out: str | None = None,
                   gate_top1_drop: Any = None, gate_speedup: Any = None,
-                  compare: str | None = None, defaults: BenchRequest | None = None
-                  ) -> BenchRequest:
+                  compare: str | None = None, backends: str | None = None,
+                  defaults: BenchRequest | None = None) -> BenchRequest:
     """The task's flag strings -> a checked BenchRequest (LabError on bad input)."""
     req = defaults or BenchRequest()
     if models is not None:
@@ -125,6 +144,11 @@ def parse_request(models: str | None = None, precisions: str | None = None,
         req.out = out
     if compare is not None:
         req.compare = compare
+    if backends is not None:
+        req.backends = parse_backends(backends)
+    if req.other_backends() and req.device == "gpu":
+        raise LabError(f"--backends {','.join(req.backends)} compares engines on the CPU; "
+                       "got --device gpu", hint="use --device cpu (or auto), or --backends paddle")
     if (req.gate_top1_drop is not None or req.gate_speedup is not None) \
             and (BASELINE not in req.precisions or len(req.precisions) < 2):
         raise LabError("the gates compare against fp32: --precisions must hold fp32 and "
@@ -174,6 +198,9 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
                    precisions: Sequence[str]) -> list[ModelTarget]:
     """Zoo names (their <work_dir>/models/<name>/<precision>/ dirs) or folders holding
     <precision>/ sub-folders. No names: every model quickstart or `invoke models` made."""
+    from ..models.inputs import check_same_inputs
+    from ..models.layout import find_model_files
+
     specs = _zoo_specs()
     root = models_root(settings)
     if not names:
@@ -189,7 +216,7 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
     targets = []
     for name in names:
         path = Path(name)
-        if name in specs or (root / name).is_dir():
+        if name in specs or (not path.is_absolute() and (root / name).is_dir()):
             spec = specs.get(name)
             base, kind = root / name, getattr(spec, "kind", "custom") if spec else "custom"
             note = getattr(spec, "note", "") if spec else ""
@@ -206,6 +233,8 @@ def resolve_models(settings: LabSettings, names: Sequence[str],
             raise LabError(f"model {name} has no {', '.join(missing)} folder",
                            where=str(base),
                            hint=_missing_dirs_hint(name, kind, base, missing))
+        check_same_inputs({f"{name} {d.name}": find_model_files(d)
+                           for d in dict.fromkeys(dirs.values())})
         targets.append(ModelTarget(name, kind, note, dirs))
     return targets
 
@@ -244,7 +273,7 @@ def window_cov(window: RunResult) -> float | None:
     return cov(samples) if isinstance(samples, list) else None
 
 
-def window_repeats(p50_ms: float, req: BenchRequest) -> int:
+def window_repeats(p50_ms: float, req: BenchRequest, variants: int | None = None) -> int:
     """Runs per window so that a window lasts about `min_window_s` (short windows of a
     sub-millisecond model are all noise), between `repeats` and 20 x `repeats`; then
     raised to a tail floor (p99: 662, p90: 64 samples) when the time budget allows."""
@@ -252,7 +281,8 @@ def window_repeats(p50_ms: float, req: BenchRequest) -> int:
         return req.repeats
     wanted = math.ceil(req.min_window_s * 1000.0 / p50_ms)
     wanted = max(req.repeats, min(wanted, 20 * req.repeats))
-    return extended_repeats(p50_ms, wanted, req.windows, len(req.precisions), req.time_budget_s)
+    return extended_repeats(p50_ms, wanted, req.windows, variants or len(req.precisions),
+                            req.time_budget_s)
 
 
 def default_data_file(settings: LabSettings) -> Path:
@@ -271,19 +301,51 @@ def _out_dir(settings: LabSettings, req: BenchRequest, now: _dt.datetime) -> Pat
 
 
 def _accuracy(settings: LabSettings, req: BenchRequest, target: ModelTarget, data_file: Path,
-              say: Callable) -> dict[str, RunResult]:
-    """top-1/top-5 per precision, once per model (the same for every batch size)."""
+              say: Callable, cannot: dict[str, str]) -> dict[str, RunResult]:
+    """top-1/top-5 per variant, once per model (the same for every batch size); a backend
+    that fails on the dataset joins `cannot`."""
+    from ..backends import CannotRun
     from ..runners.run import run_accuracy
 
     out = {}
     threads_kw = {"threads": req.threads} if req.threads else {}
-    for p in req.precisions:
-        say(f"{target.name} {p}: accuracy on {data_file.name}")
-        out[p] = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
-                              runner=req.runner, batch_size=req.accuracy_batch_size,
-                              limit=req.accuracy_limit,
-                              predictions=req.parity, **threads_kw)
+    for backend, p in [(PADDLE, p) for p in req.precisions] + req.other_backends():
+        key = variant_key(backend, p)
+        if key in cannot:
+            continue
+        say(f"{target.name} {key}: accuracy on {data_file.name}")
+        try:
+            out[key] = run_accuracy(settings, target.dirs[p], data_file, p, device=req.device,
+                                    runner=req.runner, batch_size=req.accuracy_batch_size,
+                                    limit=req.accuracy_limit, predictions=req.parity,
+                                    backend=backend, **threads_kw)
+        except CannotRun as err:
+            if backend == PADDLE:
+                raise
+            cannot[key] = err.reason
     return out
+
+
+def _backend_probe(settings: LabSettings, req: BenchRequest, target: ModelTarget,
+                   data_file: Path | None, say: Callable) -> dict[str, str]:
+    """Load every other backend's variant once (untimed; ONNX conversion happens here):
+    key -> why it cannot run, for those that cannot."""
+    from ..backends import CannotRun
+    from ..runners.run import run_latency
+
+    cannot = {}
+    threads_kw = {"threads": req.threads} if req.threads else {}
+    for backend, p in req.other_backends():
+        key = variant_key(backend, p)
+        say(f"{target.name} {key}: loading")
+        try:
+            run_latency(settings, target.dirs[p], p, runner="python", device="cpu",
+                        batch_size=req.batch_sizes[0], warmup=0, repeats=1,
+                        data_file=data_file, backend=backend, **threads_kw)
+        except CannotRun as err:
+            cannot[key] = err.reason
+            say(f"{target.name} {key}: cannot run: {err.reason}")
+    return cannot
 
 
 def _disagreements(a: Sequence[int] | None, b: Sequence[int] | None) -> list[int]:
@@ -368,31 +430,37 @@ def parity_gate(checks: list[dict]) -> "gates_mod.GateResult":
 
 
 def _latency(settings: LabSettings, req: BenchRequest, target: ModelTarget, batch_size: int,
-             data_file: Path | None, say: Callable) -> tuple[dict, dict]:
-    """Interleaved latency windows of every precision until stable (see stability.py),
-    each with the machine's state over it (readings: one per window, in order)."""
+             data_file: Path | None, say: Callable, variants: Sequence[tuple[str, str]]
+             ) -> tuple[dict, dict, dict]:
+    """Interleaved latency windows of every (backend, precision) variant until stable (see
+    stability.py), each with the machine's state over it (readings: one per window, in
+    order). Keyed by variant_key."""
     from ..runners.run import run_latency
 
     threads_kw = {"threads": req.threads} if req.threads else {}
-    reps = {p: req.repeats for p in req.precisions}
+    spec = {variant_key(b, p): (b, p) for b, p in variants}
+    reps = {key: req.repeats for key in spec}
     sampler = machine_sampler(req)
 
-    def measure(precision: str) -> RunResult:
+    def measure(key: str) -> RunResult:
+        backend, precision = spec[key]
+        where = {} if backend == PADDLE else {"runner": "python", "device": "cpu"}
         sampler.start()
-        res = run_latency(settings, target.dirs[precision], precision, device=req.device,
-                          runner=req.runner, batch_size=batch_size, warmup=req.warmup,
-                          repeats=reps[precision], data_file=data_file, **threads_kw)
-        readings[precision].append(sampler.stop())
-        reps[precision] = window_repeats(res.latency_ms.p50, req)
+        res = run_latency(settings, target.dirs[precision], precision,
+                          **{"device": req.device, "runner": req.runner, **where},
+                          batch_size=batch_size, warmup=req.warmup, repeats=reps[key],
+                          data_file=data_file, backend=backend, **threads_kw)
+        readings[key].append(sampler.stop())
+        reps[key] = window_repeats(res.latency_ms.p50, req, len(spec))
         return res
 
-    def on_window(precision: str, rnd: int, res: RunResult) -> None:
-        say(f"{target.name} b{batch_size} round {rnd + 1} {precision}: p50 "
+    def on_window(key: str, rnd: int, res: RunResult) -> None:
+        say(f"{target.name} b{batch_size} round {rnd + 1} {key}: p50 "
             f"{res.latency_ms.p50:.3f} ms", transient=True)
 
-    readings: dict[str, list[MachineReading]] = {p: [] for p in req.precisions}
+    readings: dict[str, list[MachineReading]] = {key: [] for key in spec}
     windows, stability = measure_interleaved(measure, lambda r: r.latency_ms.p50,
-                                             req.precisions, req.rule(), on_window=on_window)
+                                             list(spec), req.rule(), on_window=on_window)
     return windows, stability, readings
 
 
@@ -402,25 +470,34 @@ def machine_sampler(req: BenchRequest) -> MachineSampler:
     return MachineSampler(gpu=gpu)
 
 
-def _row(target: ModelTarget, batch_size: int, precisions: Sequence[str], windows: dict,
-         stability: dict, readings: dict, accuracy: dict, shas: dict) -> BenchRow:
+def _row(target: ModelTarget, batch_size: int, variants: Sequence[tuple[str, str]],
+         windows: dict, stability: dict, readings: dict, accuracy: dict, shas: dict,
+         cannot: dict[str, str]) -> BenchRow:
     row = BenchRow(model=target.name, kind=target.kind, note=target.note, batch_size=batch_size)
-    for p in precisions:
-        n_used = stability[p].used_windows
-        used = windows[p][-n_used:]
+    for backend, p in variants:
+        key = variant_key(backend, p)
+        into = row.results if backend == PADDLE else row.backends
+        if key in cannot:
+            into[key] = PrecisionResult(precision=p, model_dir=str(target.dirs[p]),
+                                        model_sha256=shas[p], backend=backend,
+                                        cannot_run=cannot[key])
+            continue
+        n_used = stability[key].used_windows
+        used = windows[key][-n_used:]
         stats, tps, tails = combine_windows(used)
-        last, acc = used[-1], accuracy.get(p)
-        row.results[p] = PrecisionResult(
+        last, acc = used[-1], accuracy.get(key)
+        into[key] = PrecisionResult(
             precision=p, model_dir=str(target.dirs[p]), model_sha256=shas[p],
             runner=last.runner, runner_reason=last.runner_reason, device=last.device,
             threads=last.threads, warmup=last.warmup, repeats=last.repeats,
-            latency_ms=stats, throughput_ips=tps, stability=stability[p],
-            windows=[w.latency_ms for w in windows[p]],
-            tails=tails, machine=readings[p], window_cov=[window_cov(w) for w in windows[p]],
-            busy=any(r.busy for r in readings[p][-n_used:]),
+            latency_ms=stats, throughput_ips=tps, stability=stability[key],
+            windows=[w.latency_ms for w in windows[key]],
+            tails=tails, machine=readings[key],
+            window_cov=[window_cov(w) for w in windows[key]],
+            busy=any(r.busy for r in readings[key][-n_used:]),
             top1=acc.top1 if acc else None, top5=acc.top5 if acc else None,
             images=acc.images if acc else None, accuracy_runner=acc.runner if acc else "",
-            config_calls=last.config_calls)
+            config_calls=last.config_calls, backend=backend)
     return row.derive()
 
 
@@ -435,6 +512,10 @@ def run_bench(settings: LabSettings, req: BenchRequest,
     started = time.monotonic()
     say = progress or (lambda text, transient=False: None)
     old = load_report(Path(req.compare)) if req.compare else None
+    if req.other_backends():
+        from ..backends import require_installed
+
+        require_installed(req.backends)
     targets = resolve_models(settings, req.models, req.precisions)
     data_file = Path(req.data_file) if req.data_file else default_data_file(settings)
     if req.data_file and not data_file.exists():
@@ -449,13 +530,17 @@ def run_bench(settings: LabSettings, req: BenchRequest,
     parity: list[dict] = []
     for target in targets:
         shas = {p: model_sha256(d) for p, d in target.dirs.items()}
-        accuracy = (_accuracy(settings, req, target, data_file, say)
+        cannot = _backend_probe(settings, req, target, data_file if have_data else None, say)
+        accuracy = (_accuracy(settings, req, target, data_file, say, cannot)
                     if have_data and target.kind != "seeded" else {})
+        variants = [(PADDLE, p) for p in req.precisions] + req.other_backends()
         for bs in req.batch_sizes:
+            runnable = [v for v in variants if variant_key(*v) not in cannot]
             windows, stability, readings = _latency(settings, req, target, bs,
-                                                    data_file if have_data else None, say)
-            rows.append(_row(target, bs, req.precisions, windows, stability, readings,
-                             accuracy, shas))
+                                                    data_file if have_data else None, say,
+                                                    runnable)
+            rows.append(_row(target, bs, variants, windows, stability, readings,
+                             accuracy, shas, cannot))
             if req.parity and bs == req.batch_sizes[0]:
                 parity += _parity(settings, req, target, data_file if have_data else None,
                                   accuracy, windows, say)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..errors import LabError
 
@@ -223,3 +223,19 @@ def check_dataset_fits_model(files, data_file: Path | str) -> None:
     from ..data.binfmt import IMAGE_SHAPE
 
     check_images_fit_model(files, IMAGE_SHAPE, f"dataset {data_file}")
+
+
+def check_same_inputs(models: dict[str, Any]) -> None:
+    """LabError when models compared side by side (name -> ModelFiles, e.g. a model's FP32
+    and INT8 folders) take different inputs; unreadable programs are not checked."""
+    read = {name: read_model_inputs(files) for name, files in models.items()}
+    known = {name: inputs for name, inputs in read.items() if inputs}
+    if len({tuple(i) for i in known.values()}) <= 1:
+        return
+    described = "; ".join(f"{name} ({models[name].dir}): "
+                          + ", ".join(f"'{i.name}' {_dims(i.shape)}" for i in inputs)
+                          for name, inputs in known.items())
+    raise LabError(f"these models take different inputs, so their numbers do not compare: "
+                   f"{described}", where=str(next(iter(models.values())).dir),
+                   hint="quantize the FP32 model again (`invoke quantize --model-dir "
+                        "<fp32 dir>`) so that both come from the same export")

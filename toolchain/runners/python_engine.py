@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..backends.base import TimedEngine
 from ..errors import LabError
 from ..int8.finite import check_finite, find_nonfinite, nonfinite_error
 from .configplan import Call
@@ -245,7 +246,7 @@ def engine_cache_state(before: set[str] | None, after: set[str] | None) -> str |
     return "loaded" if after else None
 
 
-class Engine:
+class Engine(TimedEngine):
     """One predictor with its input/output handles and the timed call.
 
     create_ms: predictor creation (analysis passes, and on a GPU the TensorRT engine
@@ -303,12 +304,6 @@ class Engine:
                 raise translated from err
             raise
         return self.output.copy_to_cpu()
-
-    def timed(self, images) -> tuple[Any, float]:
-        """(logits, milliseconds): input copy + run + output copy."""
-        t0 = time.perf_counter()
-        out = self.infer(images)
-        return out, (time.perf_counter() - t0) * 1000.0
 
 
 def seeded_noise(batch_size: int, shape: list[int]):

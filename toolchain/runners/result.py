@@ -92,6 +92,7 @@ class RunResult(JsonResult):
     runner_reason: str = ""                   # why this runner ran (--runner auto)
     provenance: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)      # e.g. the demo's JSON line
+    backend: str = "paddle"                   # or a second-opinion engine (toolchain.backends)
 
 
 # Fields of RunResult a runner's JSON (the C++ demo's last line) may carry under the same name.

@@ -222,12 +222,53 @@ def _provenance(prep: _Prepared, device: str, extra: dict | None = None) -> dict
     return prov
 
 
+def _backend_runner(backend: str, runner: str, device: str) -> tuple[str, str]:
+    """Another backend runs in this process on the CPU: (runner, device) for it."""
+    if backend == "paddle":
+        return runner, device
+    from ..backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise LabError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
+    if runner == "cpp" or device == "gpu":
+        raise LabError(f"backend {backend} runs in the Python process on the CPU; got "
+                       f"--runner {runner} --device {device}",
+                       hint="use --runner python (or auto) and --device cpu (or auto)")
+    return "python", "cpu"
+
+
+def _python_engine(settings: LabSettings, prep: _Prepared, backend: str, precision: str,
+                   plan: list, opts: Any, sample: Any):
+    """Paddle's predictor for `plan`, or another backend's engine on the same files."""
+    if backend == "paddle":
+        from .configplan import shape_collection_plan
+        from .python_engine import Engine
+
+        return Engine(prep.files, plan,
+                      shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
+                      sample)
+    from .. import backends
+
+    return backends.load(backend, prep.files, precision, opts.threads,
+                         settings.cache_dir / "backends")
+
+
+def _engine_info(backend: str) -> dict[str, Any]:
+    if backend == "paddle":
+        from .python_engine import paddle_info
+
+        return paddle_info()
+    from .. import backends
+
+    return {"name": backend, "version": backends.version(backend)}
+
+
 def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", device: str = "auto",
                 runner: str = "auto", batch_size: int = 1, warmup: int | None = None,
                 repeats: int | None = None, threads: int | None = None,
                 data_file: Path | None = None, progress: ProgressSink = NO_PROGRESS,
                 hot: bool = False, sample_size: int | None = None, seed: int | None = None,
-                **plan_overrides: Any) -> RunResult:
+                backend: str = "paddle", **plan_overrides: Any) -> RunResult:
     """Latency of `model_dir` at `precision` (per-batch ms stats + images/s).
 
     With a data file the Python runner times batches drawn in a seeded order from the
@@ -237,6 +278,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     (inputs, input_count, input_seed).
     `plan_overrides` (python runner only): PlanOptions fields such as onednn=False,
     ir_optim=False, for finding the best FP32 configuration.
+    `backend`: another engine on the same files, inputs and timer (toolchain.backends;
+    the Python runner on the CPU).
     """
     from .configplan import config_plan
 
@@ -253,6 +296,7 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     if data_file is not None:
         from ..data.binfmt import DatasetReader
         DatasetReader(data_file).close()     # exists and is a dataset, or a clear error
+    runner, device = _backend_runner(backend, runner, device)
     prep = _prepare(settings, model_dir, precision, runner, "trt_clas", device)
     _check_input_shape(prep, data_file)
     if prep.runner == "cpp" and set(plan_overrides) - CPP_OVERRIDES:
@@ -267,9 +311,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
                         warmup=warmup, repeats=repeats, data_file=data_file,
                         sample=None if hot else (sample_size, seed))
 
-    from .python_engine import (Engine, check_device, load_sample_set, measure_latency,
-                                paddle_info, peak_rss_mb, reset_peak_rss)
-    from .configplan import shape_collection_plan
+    from .python_engine import (check_device, load_sample_set, measure_latency, peak_rss_mb,
+                                reset_peak_rss)
 
     dev = check_device(device)
     opts = _plan_options(settings, prep, batch_size, threads, dev, precision, plan_overrides)
@@ -282,9 +325,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
     inputs = load_sample_set(data_file, batch_size,
                              list(static_image_shape(prep.files) or IMAGE_SHAPE), hot,
                              sample_size, seed)
-    engine = Engine(prep.files, plan,
-                    shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
-                    inputs.batch(batch_size, 0)[0])
+    engine = _python_engine(settings, prep, backend, precision, plan, opts,
+                            inputs.batch(batch_size, 0)[0])
     with progress.track("timing", total=repeats, unit="batches") as bar:
         m = measure_latency(engine, inputs, batch_size, warmup, repeats, tick=bar.advance)
     lat = LatencyStats.from_samples(m.samples)
@@ -309,8 +351,8 @@ def run_latency(settings: LabSettings, model_dir, precision: str = "fp32", devic
                      peak_rss_mb=peak_rss_mb(), peak_rss_scope=peak_scope,
                      config_calls=engine.applied, runner_reason=prep.reason,
                      # every timed batch, for bench's pooled tails and per-window CoV
-                     raw={"samples_ms": [round(x, 6) for x in m.samples]},
-                     provenance=_provenance(prep, dev, {"engine": paddle_info(),
+                     raw={"samples_ms": [round(x, 6) for x in m.samples]}, backend=backend,
+                     provenance=_provenance(prep, dev, {"engine": _engine_info(backend),
                                                         "data_file": str(data_file or "")}))
 
 
@@ -347,7 +389,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
                  device: str = "auto", runner: str = "auto", batch_size: int | None = None,
                  limit: int | None = None, threads: int | None = None,
                  progress: ProgressSink = NO_PROGRESS, warmup: int = 2,
-                 predictions: bool = False) -> RunResult:
+                 predictions: bool = False, backend: str = "paddle") -> RunResult:
     """top-1/top-5 of `model_dir` on a dataset whose sidecar matches it.
 
     images/s = images / wall time of the scoring loop (after `warmup` batches).
@@ -366,6 +408,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
     data_file = Path(data_file)
     DatasetReader(data_file).close()
     verify_sidecar(data_file)
+    runner, device = _backend_runner(backend, runner, device)
     prep = _prepare(settings, model_dir, precision, runner, "test_acc", device)
     _check_input_shape(prep, data_file)
     if prep.runner == "cpp":
@@ -376,9 +419,7 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
                         repeats=0, data_file=data_file, limit=limit, predictions=predictions,
                         progress=progress)
 
-    from .configplan import shape_collection_plan
-    from .python_engine import (Engine, check_device, measure_accuracy, paddle_info,
-                                peak_rss_mb, reset_peak_rss)
+    from .python_engine import check_device, measure_accuracy, peak_rss_mb, reset_peak_rss
 
     dev = check_device(device)
     opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
@@ -386,9 +427,8 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
     peak_scope = "run" if reset_peak_rss() else "process"
     with DatasetReader(data_file) as reader:
         total = reader.count if limit is None else min(limit, reader.count)
-        engine = Engine(prep.files, plan,
-                        shape_collection_plan(opts, precision) if opts.dynamic_shape else None,
-                        reader.images(0, min(batch_size, max(total, 1))))
+        engine = _python_engine(settings, prep, backend, precision, plan, opts,
+                                reader.images(0, min(batch_size, max(total, 1))))
         with progress.track("scoring", total=total, unit="images") as bar:
             m = measure_accuracy(engine, reader, batch_size, limit, warmup, tick=bar.advance)
     lat = LatencyStats.from_samples(m["samples"])
@@ -406,8 +446,8 @@ def run_accuracy(settings: LabSettings, model_dir, data_file, precision: str = "
                      engine_build_ms=engine.create_ms if engine.engine_cache == "built" else None,
                      engine_load_ms=engine.create_ms if engine.engine_cache == "loaded" else None,
                      peak_rss_mb=peak_rss_mb(), peak_rss_scope=peak_scope,
-                     config_calls=engine.applied, runner_reason=prep.reason,
-                     provenance=_provenance(prep, dev, {"engine": paddle_info(),
+                     config_calls=engine.applied, runner_reason=prep.reason, backend=backend,
+                     provenance=_provenance(prep, dev, {"engine": _engine_info(backend),
                                                         "data_file": str(data_file)}),
                      raw=raw)
 

@@ -8,7 +8,8 @@ from ..cli import lab_task
 HELP = {
     "models": "comma list of zoo names or folders with fp32/ and int8/ sub-folders "
               "(default: every model in <work_dir>/models)",
-    "precisions": "comma list of fp32, fp16, int8 (default fp32,int8)",
+    "precisions": "comma list of fp32, fp16, int8, bf16 (default fp32,int8; bf16 runs the "
+                  "fp32/ model through oneDNN's bfloat16 path)",
     "batch_sizes": "comma list of batch sizes (default 1)",
     "device": "auto, cpu or gpu",
     "repeats": "timed runs per measurement window, at least (default 50; fast models get "
@@ -26,6 +27,9 @@ HELP = {
                       "FP32's",
     "gate_speedup": "fail (exit 1) if a precision's p50 is less than X times faster than FP32's",
     "compare": "an earlier bench.json to show the change against",
+    "backends": "comma list of CPU engines run on the same files, inputs and timer: paddle "
+                "(always), openvino (reads the .pdmodel), onnxruntime (after paddle2onnx); "
+                "the others need `pip install -e '.[backends]'` (default paddle)",
     **flags.help_for("runner", "json_"),
 }
 
@@ -40,7 +44,7 @@ NUMBERS = {"batch_sizes": flags.BATCH_SIZES, "repeats": flags.REPEATS, "warmup":
 def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device=None,
           repeats=None, warmup=None, threads=None, time_budget=None, tolerance=None,
           data_file=None, limit=None, out=None, gate_top1_drop=None, gate_speedup=None,
-          compare=None, json_=False):
+          compare=None, backends=None, json_=False):
     """FP32 vs INT8 table (accuracy, latency percentiles, speed-up), with gates.
 
     For each model and batch size, FP32 and INT8 latency windows alternate (ABBA)
@@ -55,6 +59,7 @@ def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device
       invoke bench --models mobilenet_v1,resnet50 --batch-sizes 1,8 --repeats 100
       invoke bench --gate-top1-drop 1 --gate-speedup 1.5      # CI: exit 1 on failure
       invoke bench --compare results/20260101-120000/bench.json
+      invoke bench --backends paddle,openvino,onnxruntime --precisions fp32,int8,bf16
     """
     from invoke.exceptions import Exit
 
@@ -71,7 +76,8 @@ def bench(c, models=None, precisions=None, batch_sizes=None, runner=None, device
                         threads=threads, time_budget=time_budget, tolerance=tolerance,
                         data_file=data_file, limit=limit, out=out,
                         gate_top1_drop=gate_top1_drop, gate_speedup=gate_speedup,
-                        compare=compare, defaults=BenchRequest.from_settings(settings))
+                        compare=compare, backends=backends,
+                        defaults=BenchRequest.from_settings(settings))
     if json_:
         report = run_bench(settings, req)
     else:

@@ -1,0 +1,88 @@
+"""`invoke bench --backends` through the real CLI: Paddle and OpenVINO (real, the
+`backends` extra) on the trained small model and the session's quickstart dataset, in the
+same interleaved rounds; a model OpenVINO cannot read is a row saying why."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from support import run_invoke
+from support.bench import quickstart_lab
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("openvino", reason="the backends extra (openvino) is not installed")
+
+QUICK = ["--repeats", "10", "--warmup", "2", "--time-budget", "6", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return quickstart_lab()
+
+
+@pytest.fixture(scope="module")
+def backends_run(lab, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-backends") / "r"
+    proc = run_invoke("bench", "--models", "small_cnn", "--backends", "paddle,openvino",
+                      "--precisions", "fp32,int8", "--runner", "python", *QUICK,
+                      "--out", str(out), "--json", env=lab.env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, json.loads(proc.stdout)
+
+
+def test_openvino_beside_paddle_with_accuracy_and_latency(backends_run):
+    out, report = backends_run
+    assert report["request"]["backends"] == ["paddle", "openvino"]
+    (row,) = report["rows"]
+    assert sorted(row["results"]) == ["fp32", "int8"]          # Paddle's table as before
+    assert sorted(row["backends"]) == ["openvino:fp32", "openvino:int8"]
+    for precision in ("fp32", "int8"):
+        paddle, ov = row["results"][precision], row["backends"][f"openvino:{precision}"]
+        assert ov["backend"] == "openvino" and ov["cannot_run"] == ""
+        assert ov["latency_ms"]["p50"] > 0 and ov["images"] == paddle["images"] > 0
+        # the same files and images: OpenVINO's accuracy is Paddle's within a few images
+        assert abs(ov["top1"] - paddle["top1"]) <= 0.05, (ov["top1"], paddle["top1"])
+        assert ov["top1"] >= 0.8
+        # measured in the same rounds: one window each per round, the same stability rule
+        assert ov["stability"]["windows"] == paddle["stability"]["windows"]
+        assert dict(ov["config_calls"])["INFERENCE_PRECISION_HINT"] == "f32"
+        assert row["fastest"][precision] in ("paddle", "openvino")
+    fastest = row["fastest"]["int8"]
+    p50s = {"paddle": row["results"]["int8"]["latency_ms"]["p50"],
+            "openvino": row["backends"]["openvino:int8"]["latency_ms"]["p50"]}
+    assert p50s[fastest] == min(p50s.values())
+
+
+def test_backends_in_bench_md_and_csv(backends_run):
+    out, report = backends_run
+    md = (out / "bench.md").read_text()
+    assert "## Backends on the same files, inputs and timer" in md
+    lines = [ln for ln in md.splitlines() if ln.startswith("| small_cnn | int8 | openvino |")]
+    assert len(lines) == 1
+    rows = list(csv.DictReader((out / "bench.csv").open()))
+    assert [(r["precision"], r["runner"]) for r in rows] == [
+        ("fp32", "python"), ("int8", "python"), ("fp32", "openvino"), ("int8", "openvino")]
+
+
+def test_a_model_openvino_cannot_read_is_a_row_saying_why(lab, tmp_path):
+    # Paddle runs the PIR (.json) FP32 model; OpenVINO reads only the legacy .pdmodel
+    pir = lab.work_dir / "models" / "small_cnn" / "fp32" / "pir"
+    assert (pir / "model.json").exists(), list(pir.parent.iterdir())
+    custom = tmp_path / "pir_model"
+    shutil.copytree(pir, custom / "fp32")
+    proc = run_invoke("bench", "--models", str(custom), "--backends", "openvino",
+                      "--precisions", "fp32", "--runner", "python", *QUICK,
+                      "--out", str(tmp_path / "r"), env=lab.env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    report = json.loads((tmp_path / "r" / "bench.json").read_text())
+    (row,) = report["rows"]
+    assert row["results"]["fp32"]["latency_ms"]["p50"] > 0
+    ov = row["backends"]["openvino:fp32"]
+    assert "PIR (.json)" in ov["cannot_run"] and ov["latency_ms"] is None
+    assert "pir_model fp32 openvino cannot run: OpenVINO reads the legacy .pdmodel" in \
+        " ".join(proc.stdout.split())
