@@ -86,3 +86,25 @@ def test_a_model_openvino_cannot_read_is_a_row_saying_why(lab, tmp_path):
     assert "PIR (.json)" in ov["cannot_run"] and ov["latency_ms"] is None
     assert "pir_model fp32 openvino cannot run: OpenVINO reads the legacy .pdmodel" in \
         " ".join(proc.stdout.split())
+
+
+def test_an_int8_model_without_its_fp32_twin_is_refused_before_measuring(lab, tmp_path):
+    lonely = tmp_path / "lonely"
+    shutil.copytree(lab.work_dir / "models" / "small_cnn" / "int8", lonely / "int8")
+    proc = run_invoke("bench", "--models", str(lonely), "--backends", "openvino",
+                      "--out", str(tmp_path / "r"), env=lab.env, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "model lonely has no fp32 folder" in proc.stderr
+    assert f"put the FP32 model (model.pdmodel + model.pdiparams) in {lonely / 'fp32'}" in \
+        " ".join(proc.stderr.split())
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_backend_and_gpu_are_one_message_each(lab, tmp_path):
+    for args, says in ((["--backends", "tvm"], "unknown backend(s) tvm"),
+                       (["--backends", "openvino", "--device", "gpu"],
+                        "compares engines on the CPU")):
+        proc = run_invoke("bench", *args, "--out", str(tmp_path / "r"), env=lab.env,
+                          timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.count("error:") == 1 and says in proc.stderr, proc.stderr
