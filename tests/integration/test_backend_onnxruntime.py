@@ -42,6 +42,19 @@ def fp32_engine(trained_lab, cache_dir):
     return ort_backend.load(find_model_files(trained_lab.fp32), "fp32", 1, cache_dir)
 
 
+@pytest.fixture
+def conversions(monkeypatch) -> list:
+    """The paddle2onnx child processes started during a test (the real ones, counted)."""
+    started: list = []
+    real_run = subprocess.run
+
+    def counted(cmd, *args, **kwargs):
+        started.append(cmd)
+        return real_run(cmd, *args, **kwargs)
+    monkeypatch.setattr(ort_backend.subprocess, "run", counted)
+    return started
+
+
 def logits(infer, images: np.ndarray, batch: int = 10) -> np.ndarray:
     return np.concatenate([infer(images[i:i + batch]) for i in range(0, len(images), batch)])
 
@@ -65,9 +78,10 @@ def test_fp32_logits_and_top1_agree_with_paddle(trained_lab, fp32_engine, val_im
     assert ms > 0 and np.array_equal(out, ort_out[:1])
 
 
-def test_conversion_is_cached_across_loads(trained_lab, fp32_engine, cache_dir):
+def test_conversion_is_cached_across_loads(trained_lab, fp32_engine, cache_dir, conversions):
     stamp = fp32_engine.onnx_path.stat().st_mtime_ns
     again = ort_backend.load(find_model_files(trained_lab.fp32), "fp32", 2, cache_dir)
+    assert conversions == [] and fp32_engine.convert_ms > 0
     assert again.convert_ms is None and again.onnx_path == fp32_engine.onnx_path
     assert again.onnx_path.stat().st_mtime_ns == stamp
     files = find_model_files(trained_lab.fp32)
@@ -88,7 +102,7 @@ def test_pir_model_converts_and_matches_the_legacy_one(trained_lab, fp32_engine,
                                rtol=1e-5, atol=1e-5)
 
 
-def test_int8_model(trained_lab, cache_dir, val_images):
+def test_int8_model(trained_lab, cache_dir, val_images, conversions):
     """paddle2onnx 2.1.0 maps quantize_linear to FP8 only; should a release convert INT8
     QDQ, ORT's predictions must agree with Paddle's oneDNN INT8."""
     files = find_model_files(trained_lab.int8)
@@ -101,6 +115,9 @@ def test_int8_model(trained_lab, cache_dir, val_images):
                                      "dequantize_linear to FP8 only")
         assert "Only support e4m3 or e5m2" in err.reason and "\n" not in err.reason
         assert not any(cache_dir.glob(f"{files.sha256()[:16]}-*"))
+        with pytest.raises(CannotRun) as again:      # the same answer, not a second run
+            ort_backend.load(files, "int8", 2, cache_dir)
+        assert again.value.reason == err.reason and len(conversions) == 1
         return
     ort_top1 = logits(engine.infer, val_images).argmax(1)
     paddle_top1 = paddle_logits(trained_lab.int8, "int8", val_images).argmax(1)

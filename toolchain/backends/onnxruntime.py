@@ -51,6 +51,9 @@ import os
 sys.exit(0 if os.path.isfile(out) else 3)
 """
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Conversions that failed in this process, by target path: a bench loads a model once per
+# measurement window and the answer does not change (timeouts are not remembered).
+FAILED: dict[Path, str] = {}
 
 
 class CannotRun(Exception):
@@ -102,9 +105,8 @@ def error_line(output: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def conversion_failure(files, returncode: int, output: str) -> CannotRun:
-    """The CannotRun for a failed paddle2onnx child, naming what it said."""
-    version = paddle2onnx_version()
+def conversion_failure(files, returncode: int, output: str, version: str) -> CannotRun:
+    """The CannotRun for a failed paddle2onnx `version` child, naming what it said."""
     said = error_line(output)[:240]
     if FP8_ONLY in output and files.quantized():
         return CannotRun(f"paddle2onnx {version} cannot convert an INT8 model: it maps "
@@ -126,6 +128,8 @@ def convert(files, cache_dir: Path, timeout_s: float = CONVERT_TIMEOUT_S
     target = converted_path(files, cache_dir)
     if target.is_file():
         return target, None
+    if target in FAILED:
+        raise CannotRun(FAILED[target])
     t0 = time.perf_counter()
     with staged_directory(target.parent) as staged:
         cmd = [sys.executable, "-c", CONVERT_SCRIPT, str(files.program), str(files.params),
@@ -137,7 +141,10 @@ def convert(files, cache_dir: Path, timeout_s: float = CONVERT_TIMEOUT_S
         except subprocess.TimeoutExpired as err:
             raise CannotRun(f"paddle2onnx did not finish within {timeout_s:.0f} s") from err
         if done.returncode != 0 or not (staged / ONNX_NAME).is_file():
-            raise conversion_failure(files, done.returncode, done.stdout + "\n" + done.stderr)
+            failure = conversion_failure(files, done.returncode,
+                                         done.stdout + "\n" + done.stderr, paddle2onnx_version())
+            FAILED[target] = failure.reason
+            raise failure
         for extra in staged.iterdir():      # anything else it left beside the model
             if extra.name != ONNX_NAME and extra.is_file():
                 extra.unlink()
