@@ -14,6 +14,7 @@ import pytest
 from toolchain.backends import onnxruntime as ort_backend
 from toolchain.backends.onnxruntime import CannotRun
 from toolchain.data.binfmt import DatasetReader
+from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
 from toolchain.runners.configplan import PlanOptions, cpu_plan
 from toolchain.runners.python_engine import Engine
@@ -157,3 +158,12 @@ def test_available_names_a_missing_package_and_the_extra(package):
     reason = json.loads(done.stdout.splitlines()[-1])
     assert reason.startswith(package) and "[backends]" in reason
     assert ort_backend.available() is None
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_lab_error(trained_lab, tmp_path,
+                                                              conversions):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(LabError, match="cannot write the converted model under") as caught:
+        ort_backend.load(find_model_files(trained_lab.fp32), "fp32", 1, blocker)
+    assert caught.value.where.startswith(str(blocker)) and conversions == []

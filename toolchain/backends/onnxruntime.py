@@ -131,6 +131,17 @@ def convert(files, cache_dir: Path, timeout_s: float = CONVERT_TIMEOUT_S
     if target in FAILED:
         raise CannotRun(FAILED[target])
     t0 = time.perf_counter()
+    try:
+        run_conversion(files, target, timeout_s)
+    except OSError as err:
+        raise LabError(f"cannot write the converted model under {target.parent}: {err}",
+                       where=str(target.parent),
+                       hint="make the cache folder writable, or point it elsewhere") from err
+    return target, (time.perf_counter() - t0) * 1000.0
+
+
+def run_conversion(files, target: Path, timeout_s: float) -> None:
+    """paddle2onnx in a child process, into a staged folder swapped in at `target.parent`."""
     with staged_directory(target.parent) as staged:
         cmd = [sys.executable, "-c", CONVERT_SCRIPT, str(files.program), str(files.params),
                str(staged / ONNX_NAME), str(OPSET)]
@@ -149,7 +160,6 @@ def convert(files, cache_dir: Path, timeout_s: float = CONVERT_TIMEOUT_S
             if extra.name != ONNX_NAME and extra.is_file():
                 extra.unlink()
         os.chmod(staged, 0o777 & ~current_umask())     # mkdtemp's 0700 would make it private
-    return target, (time.perf_counter() - t0) * 1000.0
 
 
 class OrtEngine:
