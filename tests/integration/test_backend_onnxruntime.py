@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from toolchain.backends import CannotRun
 from toolchain.backends import onnxruntime as ort_backend
-from toolchain.backends.onnxruntime import CannotRun
 from toolchain.data.binfmt import DatasetReader
 from toolchain.errors import LabError
 from toolchain.models.layout import find_model_files
@@ -68,6 +68,8 @@ def paddle_logits(model_dir: Path, precision: str, images: np.ndarray) -> np.nda
 
 
 def test_fp32_logits_and_top1_agree_with_paddle(trained_lab, fp32_engine, val_images):
+    import onnxruntime
+
     assert fp32_engine.model == str(trained_lab.fp32)
     assert fp32_engine.onnx_path.is_file() and fp32_engine.create_ms > 0
     ort_out = logits(fp32_engine.infer, val_images)
@@ -75,6 +77,8 @@ def test_fp32_logits_and_top1_agree_with_paddle(trained_lab, fp32_engine, val_im
     assert ort_out.shape == ref.shape == (HELD_OUT, 10) and ort_out.dtype == np.float32
     assert np.abs(ort_out - ref).max() <= 1e-4 * np.abs(ref).max()
     assert (ort_out.argmax(1) == ref.argmax(1)).all()
+    assert ["intra_op_num_threads", 1] in fp32_engine.applied
+    assert ort_backend.version().startswith(f"{onnxruntime.__version__} (paddle2onnx ")
     out, ms = fp32_engine.timed(val_images[:1])
     assert ms > 0 and np.array_equal(out, ort_out[:1])
 
@@ -151,12 +155,18 @@ def test_a_corrupt_pdmodel_is_a_reason_not_a_traceback(trained_lab, tmp_path):
 @pytest.mark.parametrize("package", ["onnxruntime", "paddle2onnx"])
 def test_available_names_a_missing_package_and_the_extra(package):
     code = (f"import sys, json; sys.modules[{package!r}] = None\n"
+            "from toolchain import backends\n"
             "from toolchain.backends import onnxruntime as b\n"
-            "print(json.dumps(b.available()))")
+            "from toolchain.errors import LabError\n"
+            "try:\n"
+            "    backends.require_installed(['onnxruntime'])\n"
+            "except LabError as err:\n"
+            "    print(json.dumps([b.available(), err.message, err.hint]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
-    reason = json.loads(done.stdout.splitlines()[-1])
-    assert reason.startswith(package) and "[backends]" in reason
+    reason, message, hint = json.loads(done.stdout.splitlines()[-1])
+    assert reason.startswith(f"{package} is not installed")
+    assert message == f"backend onnxruntime: {reason}" and "'.[backends]'" in hint
     assert ort_backend.available() is None
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from toolchain.backends.onnxruntime import CannotRun, conversion_failure, error_line
+from toolchain.backends import CannotRun
+from toolchain.backends.onnxruntime import conversion_failure, error_line
 from toolchain.models.layout import ModelFiles
 
 LOGS = Path(__file__).parents[1] / "fixtures" / "paddle2onnx"

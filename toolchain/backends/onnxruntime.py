@@ -30,12 +30,12 @@ from pathlib import Path
 
 from ..errors import LabError
 from ..fsio import current_umask, staged_directory
+from .base import CannotRun, TimedEngine
 
 PRECISIONS = ("fp32", "int8", "bf16")
 ONNX_NAME = "model.onnx"
 OPSET = 13                       # per-axis QDQ needs 13; paddle2onnx raises it where an op needs
 CONVERT_TIMEOUT_S = 600.0
-INSTALL_HINT = "pip install -c constraints.txt -e '.[backends]'"
 FP8_ONLY = "Only support e4m3 or e5m2"
 # The child: paddle2onnx's Python API, writing argv[3]; exit 3 when it logged an error
 # and wrote nothing (export() catches its own exceptions).
@@ -56,14 +56,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FAILED: dict[Path, str] = {}
 
 
-class CannotRun(Exception):
-    """This backend cannot run the model at that precision; `reason` is one line."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def available() -> str | None:
     """None when onnxruntime imports and paddle2onnx is installed; else why not.
 
@@ -76,10 +68,17 @@ def available() -> str | None:
     try:
         importlib.import_module("onnxruntime")
     except ImportError as err:
-        return f"onnxruntime cannot be imported ({err}); install the extra: {INSTALL_HINT}"
+        return f"onnxruntime is not installed ({err})"
     if importlib.util.find_spec("paddle2onnx") is None:
-        return f"paddle2onnx is not installed; install the extra: {INSTALL_HINT}"
+        return "paddle2onnx is not installed"
     return None
+
+
+def version() -> str:
+    """onnxruntime's version and the converter's: both decide what runs."""
+    import onnxruntime
+
+    return f"{onnxruntime.__version__} (paddle2onnx {paddle2onnx_version()})"
 
 
 def paddle2onnx_version() -> str:
@@ -162,7 +161,7 @@ def run_conversion(files, target: Path, timeout_s: float) -> None:
         os.chmod(staged, 0o777 & ~current_umask())     # mkdtemp's 0700 would make it private
 
 
-class OrtEngine:
+class OrtEngine(TimedEngine):
     """One ORT session on the CPU execution provider for a converted model.
 
     create_ms: session creation only (graph optimisation included, conversion not);
@@ -182,6 +181,10 @@ class OrtEngine:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3          # errors only: no initializer-cleanup warnings
+        self.applied = [["intra_op_num_threads", opts.intra_op_num_threads],
+                        ["inter_op_num_threads", 1], ["execution_mode", "sequential"],
+                        ["graph_optimization_level", "ORT_ENABLE_ALL"],
+                        ["providers", ["CPUExecutionProvider"]]]
         t0 = time.perf_counter()
         try:
             self.session = ort.InferenceSession(str(self.onnx_path), sess_options=opts,
@@ -201,12 +204,6 @@ class OrtEngine:
         batch = np.ascontiguousarray(images, dtype=np.float32)
         return self.session.run([self.output_name], {self.input_name: batch})[0]
 
-    def timed(self, images) -> tuple[object, float]:
-        """(logits, milliseconds): input hand-over + run + output, as Engine.timed."""
-        t0 = time.perf_counter()
-        out = self.infer(images)
-        return out, (time.perf_counter() - t0) * 1000.0
-
 
 def check_request(files, precision: str, threads: int) -> None:
     """Refuse what cannot run before converting anything."""
@@ -225,8 +222,8 @@ def check_request(files, precision: str, threads: int) -> None:
 def load(files, precision: str, threads: int, cache_dir: Path) -> OrtEngine:
     """An OrtEngine for `files` (toolchain.models.layout.ModelFiles) at `precision`.
 
-    Raises CannotRun when onnxruntime cannot run this model/precision, including a
-    missing package.
+    Raises CannotRun (toolchain.backends.base) when onnxruntime cannot run this
+    model/precision, including a missing package.
     """
     check_request(files, precision, threads)
     missing = available()
