@@ -1,6 +1,6 @@
-"""`invoke bench --backends` through the real CLI: Paddle and OpenVINO (real, the
-`backends` extra) on the trained small model and the session's quickstart dataset, in the
-same interleaved rounds; a model OpenVINO cannot read is a row saying why."""
+"""`invoke bench --backends` through the real CLI: Paddle, OpenVINO and ONNX Runtime (real,
+the `backends` extra) on the trained small model and the session's quickstart dataset, in
+the same interleaved rounds; a model a backend cannot run is a row saying why."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from support import run_invoke
 from support.bench import quickstart_lab
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("openvino", reason="the backends extra (openvino) is not installed")
+for _name in ("openvino", "onnxruntime", "paddle2onnx"):
+    pytest.importorskip(_name, reason=f"the backends extra ({_name}) is not installed")
 
 QUICK = ["--repeats", "10", "--warmup", "2", "--time-budget", "6", "--threads", "2"]
 
@@ -27,7 +28,8 @@ def lab():
 @pytest.fixture(scope="module")
 def backends_run(lab, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench-backends") / "r"
-    proc = run_invoke("bench", "--models", "small_cnn", "--backends", "paddle,openvino",
+    proc = run_invoke("bench", "--models", "small_cnn", "--backends",
+                      "paddle,openvino,onnxruntime",
                       "--precisions", "fp32,int8", "--runner", "python", *QUICK,
                       "--out", str(out), "--json", env=lab.env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -36,10 +38,11 @@ def backends_run(lab, tmp_path_factory):
 
 def test_openvino_beside_paddle_with_accuracy_and_latency(backends_run):
     out, report = backends_run
-    assert report["request"]["backends"] == ["paddle", "openvino"]
+    assert report["request"]["backends"] == ["paddle", "openvino", "onnxruntime"]
     (row,) = report["rows"]
     assert sorted(row["results"]) == ["fp32", "int8"]          # Paddle's table as before
-    assert sorted(row["backends"]) == ["openvino:fp32", "openvino:int8"]
+    assert sorted(row["backends"]) == ["onnxruntime:fp32", "onnxruntime:int8",
+                                       "openvino:fp32", "openvino:int8"]
     for precision in ("fp32", "int8"):
         paddle, ov = row["results"][precision], row["backends"][f"openvino:{precision}"]
         assert ov["backend"] == "openvino" and ov["cannot_run"] == ""
@@ -51,6 +54,11 @@ def test_openvino_beside_paddle_with_accuracy_and_latency(backends_run):
         assert ov["stability"]["windows"] == paddle["stability"]["windows"]
         assert dict(ov["config_calls"])["INFERENCE_PRECISION_HINT"] == "f32"
         assert row["fastest"][precision] in ("paddle", "openvino")
+    ort32, ort8 = row["backends"]["onnxruntime:fp32"], row["backends"]["onnxruntime:int8"]
+    assert ort32["cannot_run"] == "" and ort32["latency_ms"]["p50"] > 0
+    assert abs(ort32["top1"] - row["results"]["fp32"]["top1"]) <= 0.01
+    # paddle2onnx 2.1.0 maps quantize_linear to FP8 only: a row saying so, not a crash
+    assert "paddle2onnx" in ort8["cannot_run"] and ort8["latency_ms"] is None
     fastest = row["fastest"]["int8"]
     p50s = {"paddle": row["results"]["int8"]["latency_ms"]["p50"],
             "openvino": row["backends"]["openvino:int8"]["latency_ms"]["p50"]}
@@ -65,7 +73,8 @@ def test_backends_in_bench_md_and_csv(backends_run):
     assert len(lines) == 1
     rows = list(csv.DictReader((out / "bench.csv").open()))
     assert [(r["precision"], r["runner"]) for r in rows] == [
-        ("fp32", "python"), ("int8", "python"), ("fp32", "openvino"), ("int8", "openvino")]
+        ("fp32", "python"), ("int8", "python"), ("fp32", "openvino"), ("int8", "openvino"),
+        ("fp32", "onnxruntime"), ("int8", "onnxruntime")]
 
 
 def test_a_model_openvino_cannot_read_is_a_row_saying_why(lab, tmp_path):
