@@ -1,4 +1,4 @@
-"""Paddle Inference (the tool's CPU plans) against OpenVINO on the same model files (#17).
+"""Paddle Inference (the tool's CPU plans) against OpenVINO and ONNX Runtime on the same files (#17).
 
 Each (model, precision, backend) is timed in a fresh worker process: batch 1, the same
 seeded sample set of distinct inputs (cycled), the same warm-up and the same timer scope
@@ -9,7 +9,9 @@ samples and the spread between the rounds' p50s is printed beside it.
   python benchmarks/backends.py --models-dir DIR --models resnet50 --runs 60 --json
 
 DIR holds NAME/fp32 (legacy .pdmodel, `invoke models --export NAME --formats legacy`) and
-NAME/int8 (`invoke quantize --model-dir DIR/NAME/fp32 ...`). OpenVINO comes with the
+NAME/int8 (`invoke quantize --model-dir DIR/NAME/fp32 ...`). OpenVINO and ONNX Runtime
+(after paddle2onnx, converted once into a temporary folder before any timing) are loaded
+through toolchain.backends, as `invoke bench --backends` loads them; they come with the
 `backends` extra: pip install -c constraints.txt -e '.[backends]'.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -26,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BACKENDS = ("paddle", "openvino")
+BACKENDS = ("paddle", "openvino", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "int8")
-OV_HINT = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}   # int8: the rest of the graph in f32
 
 
 def paddle_infer(model_dir: Path, precision: str, threads: int):
@@ -49,37 +52,29 @@ def paddle_infer(model_dir: Path, precision: str, threads: int):
     return Engine(files, plan).infer
 
 
-def openvino_infer(model_dir: Path, precision: str, threads: int):
-    import numpy as np
-    import openvino as ov
-
+def other_infer(backend: str, model_dir: Path, precision: str, threads: int, cache: Path):
+    """OpenVINO or ONNX Runtime through toolchain.backends (what `invoke bench --backends`
+    runs): the engine's own precision settings, explicit."""
+    from toolchain import backends
     from toolchain.models.layout import find_model_files
 
-    files = find_model_files(model_dir)
-    core = ov.Core()
-    compiled = core.compile_model(
-        core.read_model(str(files.program), str(files.params)), "CPU",
-        {"INFERENCE_PRECISION_HINT": OV_HINT[precision], "INFERENCE_NUM_THREADS": threads,
-         "PERFORMANCE_HINT": "LATENCY"})
-    request = compiled.create_infer_request()
-
-    def infer(images):
-        request.infer({0: images})
-        return np.array(request.get_output_tensor(0).data, copy=True)
-    return infer
+    return backends.load(backend, find_model_files(model_dir), precision, threads, cache).infer
 
 
 def worker(spec: dict) -> dict:
     import numpy as np
 
     model_dir = Path(spec["model_dir"])
-    make = paddle_infer if spec["backend"] == "paddle" else openvino_infer
     try:
         t0 = time.perf_counter()
-        infer = make(model_dir, spec["precision"], spec["threads"])
+        if spec["backend"] == "paddle":
+            infer = paddle_infer(model_dir, spec["precision"], spec["threads"])
+        else:
+            infer = other_infer(spec["backend"], model_dir, spec["precision"], spec["threads"],
+                                Path(spec["cache"]))
         load_ms = (time.perf_counter() - t0) * 1000
     except Exception as err:  # a backend that cannot load the model is a row saying why
-        return {"error": " ".join(str(err).split())[:300]}
+        return {"error": " ".join(str(getattr(err, "message", err)).split())[:300]}
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal((1, 3, 224, 224), dtype=np.float32) for _ in range(32)]
     for i in range(spec["warmup"]):
@@ -122,13 +117,15 @@ def main() -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     backends = [b for b in args.backends.split(",") if b]
-    if "openvino" in backends:
-        import importlib.util
+    from toolchain import backends as engines
+    from toolchain.errors import LabError
 
-        if importlib.util.find_spec("openvino") is None:
-            print("benchmarks/backends.py: OpenVINO is not installed; install the extra: "
-                  "pip install -c constraints.txt -e '.[backends]'", file=sys.stderr)
-            return 2
+    try:
+        engines.require_installed(backends)
+    except LabError as err:
+        print(f"benchmarks/backends.py: {err.message}; {err.hint}", file=sys.stderr)
+        return 2
+    cache = Path(tempfile.mkdtemp(prefix="bench-backends-onnx-"))   # conversions, this run
     cells = []
     for model in [m for m in args.models.split(",") if m]:
         for precision in [p for p in args.precisions.split(",") if p]:
@@ -142,15 +139,19 @@ def main() -> int:
             for backend in backends:
                 cells.append({"model": model, "precision": precision, "backend": backend,
                               "model_dir": str(model_dir), "threads": args.threads,
-                              "runs": args.runs, "warmup": args.warmup})
+                              "runs": args.runs, "warmup": args.warmup,
+                              "cache": str(cache)})
     rounds = [cells, list(reversed(cells))]     # ABBA: drift hits every cell alike
     results: dict[int, list[dict]] = {i: [] for i in range(len(cells))}
-    for r, order in enumerate(rounds):
-        for spec in order:
-            i = cells.index(spec)
-            print(f"round {r + 1}/2: {spec['model']} {spec['precision']} {spec['backend']}",
-                  file=sys.stderr, flush=True)
-            results[i].append(run_worker(spec, args.timeout))
+    try:
+        for r, order in enumerate(rounds):
+            for spec in order:
+                i = cells.index(spec)
+                print(f"round {r + 1}/2: {spec['model']} {spec['precision']} "
+                      f"{spec['backend']}", file=sys.stderr, flush=True)
+                results[i].append(run_worker(spec, args.timeout))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     rows = []
     for i, spec in enumerate(cells):
         got = results[i]
