@@ -189,3 +189,35 @@ def test_real_engine_bf16_on_onednn_equals_python(wheel_demo, real_models, tmp_p
     gpu = run_demo(wheel_demo / "trt_clas", f"--model_dir={real_models['pdmodel']}",
                    "--precision=bf16", "--device=gpu", "--json_only", timeout=300)
     assert gpu.returncode != 0 and "bf16" in gpu.stderr
+
+
+def test_real_engine_nan_output_stops_both_programs(wheel_demo, real_models, tmp_path):
+    """A model whose output holds NaN (one bias set to NaN): test_acc and trt_clas stop
+    with one error naming the model and the first image, not a table of numbers."""
+    import shutil
+
+    from support.int8 import poison_with_nan
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for suffix in (".pdmodel", ".pdiparams"):
+        shutil.copy(real_models["pdmodel"] / f"inference{suffix}", legacy / f"model{suffix}")
+    nan = tmp_path / "nan_model"
+    poison_with_nan(legacy, nan)
+    rng = np.random.default_rng(4)
+    data = write_bin(tmp_path / "val.bin", rng.standard_normal((6, 3, 224, 224),
+                                                               dtype=np.float32),
+                     np.zeros(6, np.int64))
+    acc = run_demo(wheel_demo / "test_acc", f"--model_dir={nan}", f"--data_file={data}",
+                   "--batch_size=3", "--json_only", timeout=300)
+    assert acc.returncode == 1, acc.stdout + acc.stderr
+    assert f"{nan} produced " in acc.stderr
+    assert "NaN in the output (first in timed batch 0, image 0 of it)" in acc.stderr
+    assert "not a measurement" in acc.stderr and '"top1"' not in acc.stdout
+    lat = run_demo(wheel_demo / "trt_clas", f"--model_dir={nan}", "--repeats=3",
+                   "--json_only", timeout=300)
+    assert lat.returncode == 1 and "first in timed batch 0, image 0 of it" in lat.stderr
+    # the unpoisoned model passes the same check
+    ok = run_demo(wheel_demo / "trt_clas", f"--model_dir={legacy}", "--repeats=3",
+                  "--json_only", timeout=300)
+    assert ok.returncode == 0, ok.stderr
