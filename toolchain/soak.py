@@ -194,9 +194,9 @@ def soak(settings: LabSettings, model_dir, precision: str = "fp32", device: str 
     from .runners.python_engine import Engine, load_sample_set, proc_status_kb
     from .runners.result import LatencyStats
 
-    if runner != "python":
-        raise LabError(f"soak runs the Python runner only (asked: --runner {runner})",
-                       hint="leave --runner out (the C++ demo's soak mode comes later)")
+    if runner not in ("python", "cpp"):
+        raise LabError(f"--runner must be python or cpp, got {runner!r}",
+                       hint="--runner python (in this process) or cpp (trt_clas --soak_cycles)")
     warm = warmup_cycles_for(cycles) if warmup_cycles is None else warmup_cycles
     if cycles - warm < 3 or warm < 0:
         raise LabError(f"--cycles {cycles} with {warm} warm-up cycles leaves "
@@ -207,6 +207,11 @@ def soak(settings: LabSettings, model_dir, precision: str = "fp32", device: str 
     if proc_status_kb("VmRSS") is None:
         raise LabError("cannot read this process's resident set (/proc/self/status VmRSS)",
                        hint="soak measures memory through Linux /proc; run it on Linux")
+    if runner == "cpp":
+        result = _soak_cpp(settings, model_dir, precision, device, cycles, batches, warm,
+                           max_slope_kb, batch_size, threads, data_file, sample_size, seed,
+                           progress)
+        return _finish(settings, result, out, write_files)
     spec = python_engine_spec(settings, model_dir, precision, device, batch_size, threads)
     if data_file is not None:
         from .models.inputs import check_dataset_fits_model
@@ -243,6 +248,38 @@ def soak(settings: LabSettings, model_dir, precision: str = "fp32", device: str 
             result.samples.append(sample)
             tracker.advance()
             tracker.update(note=f"RSS {sample.rss_kb / 1024:.0f} MB")
+    return _finish(settings, result, out, write_files)
+
+
+def _soak_cpp(settings: LabSettings, model_dir, precision: str, device: str, cycles: int,
+              batches: int, warm: int, max_slope_kb: float, batch_size: int,
+              threads: int | None, data_file: Path | None, sample_size: int, seed: int,
+              progress: ProgressSink) -> SoakResult:
+    """The cycles in the C++ demo's own process (trt_clas --soak_cycles): its RSS after each."""
+    from .runners.run import run_cpp_soak
+
+    run = run_cpp_soak(settings, model_dir, precision, device, batch_size, threads, cycles,
+                       batches, data_file, (sample_size, seed), progress)
+    result = SoakResult(model=run.model_name, model_dir=run.model_dir, runner="cpp",
+                        device=run.device, precision=precision, batch_size=batch_size,
+                        threads=run.threads, cycles=cycles, batches=batches,
+                        warmup_cycles=warm,
+                        inputs="sample-set" if data_file is not None else "seeded-noise",
+                        input_count=sample_size if data_file is not None else batch_size,
+                        input_seed=seed if data_file is not None else None,
+                        max_slope_kb=float(max_slope_kb), provenance=run.provenance)
+    result.samples = [SoakCycle(int(c["soak_cycle"]), int(c["rss_kb"]), float(c["create_ms"]),
+                                float(c["batch_p50_ms"])) for c in run.cycles]
+    if run.device == "gpu":
+        result.notes.append("GPU memory not sampled per cycle for the C++ runner (the demo "
+                            "reports its RSS only)")
+    else:
+        result.notes.append("GPU memory not sampled: the run is on the CPU")
+    return result
+
+
+def _finish(settings: LabSettings, result: SoakResult, out: Path | None,
+            write_files: bool) -> SoakResult:
     _judge(result)
     if write_files:
         if out is None:

@@ -117,6 +117,10 @@ std::vector<Flag> MakeFlags(Options* o) {
   f.push_back({{"repeats", "repeat_times"}, Kind::kInt, kLatency,
                "timed runs (default 100)",
                [o](const std::string& v) { o->repeats = (int)ToInt("repeats", v, 1, 100000000); }});
+  f.push_back({{"soak_cycles"}, Kind::kInt, kLatency,
+               "soak: create the predictor, run --repeats batches, destroy it, N times; one "
+               "JSON line per cycle with the resident set after it (default 0: a latency run)",
+               [o](const std::string& v) { o->soak_cycles = (int)ToInt("soak_cycles", v, 0, 1000000); }});
   f.push_back({{"data_file", "data_dir"}, Kind::kString, kBoth,
                "dataset: a .bin file (int64 N | N float32 3x224x224 | N int64 labels), a folder of "
                "<i>.data files, or one <i>.data file (602112 bytes of floats + int32 label)",

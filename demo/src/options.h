@@ -25,6 +25,7 @@ struct Options {
   int threads = 1;
   int warmup = 10;
   int repeats = 100;
+  int soak_cycles = 0;               // trt_clas: create/run/destroy cycles (0: a latency run)
   std::string data_file;             // bin dataset, slim dir, or one <i>.data file
   std::string order_file;            // trt_clas: int64 image indices, the seeded draw order
   int64_t seed = -1;                 // trt_clas: the seed of --order_file, for the record (-1: none)

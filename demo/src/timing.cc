@@ -54,18 +54,24 @@ double NowMs() {
   return std::chrono::duration<double, std::milli>(clock::now().time_since_epoch()).count();
 }
 
-double PeakRssMb() {
+long long StatusKb(const char* field) {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (!f) return -1;
   char line[256];
   long long kb = -1;
+  const size_t n = std::strlen(field);
   while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "VmHWM:", 6) == 0) {
-      kb = std::atoll(line + 6);
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
+      kb = std::atoll(line + n + 1);
       break;
     }
   }
   std::fclose(f);
+  return kb;
+}
+
+double PeakRssMb() {
+  const long long kb = StatusKb("VmHWM");
   return kb < 0 ? -1 : kb / 1024.0;
 }
 

@@ -13,6 +13,9 @@ namespace demo {
 // Milliseconds on the steady clock.
 double NowMs();
 
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM"); < 0 when unknown.
+long long StatusKb(const char* field);
+
 // This process's peak resident set (VmHWM of /proc/self/status) in MiB; < 0 when unknown.
 double PeakRssMb();
 

@@ -111,6 +111,31 @@ TimedInputs LoadInputs(const Options& o, std::vector<float>* input) {
   return in;
 }
 
+// --soak_cycles: each cycle creates the predictor, times --repeats batches (drawn on from
+// the previous cycle's), destroys it and prints one JSON line with the resident set left
+// after it; the caller fits the slope (toolchain/soak.py).
+int Soak(const Options& o, float* input, const FillBatch& fill) {
+  std::vector<float> output;
+  int64_t number = 0;
+  for (int cycle = 1; cycle <= o.soak_cycles; ++cycle) {
+    double create_ms = 0, p50 = 0;
+    {
+      const double t0 = NowMs();
+      Engine engine(o);
+      create_ms = NowMs() - t0;
+      const BatchTimings t = TimeBatches(
+          engine, 0, o.repeats, o.batch_size, input, &output,
+          [&](int64_t i, float* batch) { return fill(number + i, batch); }, nullptr);
+      p50 = t.Summary().p50;
+    }
+    number += o.repeats;
+    std::printf("{\"soak_cycle\": %d, \"rss_kb\": %lld, \"create_ms\": %.3f, "
+                "\"batch_p50_ms\": %.3f}\n", cycle, StatusKb("VmRSS"), create_ms, p50);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,6 +148,15 @@ int main(int argc, char** argv) {
     const TimedInputs in = LoadInputs(o, &input);
     const bool sampled = in.mode == "sample-set";
     const bool has_labels = in.mode != "seeded-noise";
+    auto fill = [&](int64_t number, float* batch) {
+      if (sampled) {
+        for (int64_t k = 0; k < bs; ++k)
+          std::copy_n(in.images.data() + in.Index(number, bs, k) * kImageFloats, kImageFloats,
+                      batch + k * kImageFloats);
+      }
+      return bs;  // hot and synthetic: the batch is in place already
+    };
+    if (o.soak_cycles > 0) return Soak(o, input.data(), fill);
 
     const bool trt_cache = o.device == Device::kGpu && o.use_trt && !o.trt_cache_dir.empty();
     std::set<std::string> engines_before, engines_after;
@@ -134,14 +168,6 @@ int main(int argc, char** argv) {
     const std::string engine_cache = EngineCacheState(engines_before, engines_after);
     std::vector<float> output, first_output;
     std::vector<int64_t> labels, indices;  // of the first timed batch
-    auto fill = [&](int64_t number, float* batch) {
-      if (sampled) {
-        for (int64_t k = 0; k < bs; ++k)
-          std::copy_n(in.images.data() + in.Index(number, bs, k) * kImageFloats, kImageFloats,
-                      batch + k * kImageFloats);
-      }
-      return bs;  // hot and synthetic: the batch is in place already
-    };
     auto keep_first = [&](int64_t number, int, const std::vector<float>& out, double) {
       if (!first_output.empty()) return;
       first_output = out;

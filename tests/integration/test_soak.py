@@ -102,12 +102,36 @@ def test_a_short_real_soak_of_the_small_model(trained_lab, tmp_path):
     assert math.isfinite(r.rss_fit.stderr)
 
 
-def test_too_few_cycles_to_fit_and_the_cpp_runner_are_refused(tmp_path):
+def test_too_few_cycles_to_fit_and_an_unknown_runner_are_refused(tmp_path):
     settings = lab_settings(lab_env(tmp_path))
     with pytest.raises(LabError, match="needs at least 3"):
         soak(settings, tmp_path, cycles=4, warmup_cycles=2)
-    with pytest.raises(LabError, match="Python runner only"):
-        soak(settings, tmp_path, runner="cpp")
+    with pytest.raises(LabError, match="--runner must be python or cpp"):
+        soak(settings, tmp_path, runner="tvm")
+
+
+@pytest.mark.slow
+def test_the_cpp_runner_soaks_in_the_demos_own_process(invoke_cli, tmp_path):
+    """trt_clas --soak_cycles (the demo quickstart built against the wheel's library):
+    one RSS reading per cycle from the demo process, fitted and gated like Python's."""
+    from support.bench import quickstart_lab
+
+    lab = quickstart_lab()
+    model = lab.work_dir / "models" / "small_cnn" / "fp32"
+    out = tmp_path / "cpp-soak"
+    proc = invoke_cli("soak", "--runner", "cpp", "--cycles", "10", "--batches", "2",
+                      "--threads", "1", "--device", "cpu", "--model-dir", str(model),
+                      "--out", str(out), "--json", env=lab.env)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    r = json.loads(proc.stdout)
+    assert (r["runner"], r["device"], r["cycles"]) == ("cpp", "cpu", 10)
+    assert [s["cycle"] for s in r["samples"]] == list(range(1, 11))
+    assert all(s["rss_kb"] > 50_000 and s["create_ms"] > 0 and s["batch_p50_ms"] > 0
+               for s in r["samples"])
+    assert r["inputs"] == "sample-set" and "--soak_cycles=10" in r["provenance"]["args"]
+    assert r["rss_fit"]["points"] == 10 - r["warmup_cycles"]
+    assert proc.returncode == (0 if r["passed"] else 1)
+    assert (out / "soak.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow

@@ -506,6 +506,61 @@ def _run_cpp(settings: LabSettings, kind: str, prep: _Prepared, device: str, pre
     return result
 
 
+@dataclass
+class CppSoak:
+    """What trt_clas --soak_cycles printed: one dict per cycle (soak_cycle, rss_kb,
+    create_ms, batch_p50_ms), and the run's identity."""
+
+    cycles: list[dict]
+    model_name: str
+    model_dir: str
+    device: str
+    threads: int
+    provenance: dict
+
+
+def run_cpp_soak(settings: LabSettings, model_dir, precision: str, device: str,
+                 batch_size: int, threads: int | None, cycles: int, batches: int,
+                 data_file: Path | None, sample: tuple[int, int],
+                 progress: ProgressSink = NO_PROGRESS) -> CppSoak:
+    """The C++ demo's soak: trt_clas creates, runs `batches` batches and destroys the
+    predictor `cycles` times in one process, with the plan run_latency would use."""
+    from ..state import demo_build
+    from .configplan import config_plan
+    from .cpp import demo_args, run_demo, write_order_file
+    from .select import demo_binaries
+
+    threads = resolve_threads(threads, settings)
+    prep = _prepare(settings, model_dir, precision, "cpp", "trt_clas", device)
+    _check_input_shape(prep, data_file)
+    dev = _cpp_device(settings, device)
+    opts = _plan_options(settings, prep, batch_size, threads, dev, precision, {})
+    plan = config_plan(dev, precision, prep.model_kind, opts)
+    binary = demo_binaries(demo_build(settings.work_dir))["trt_clas"]
+    with tempfile.TemporaryDirectory(prefix="lab-soak-") as tmp:
+        order_file = None
+        if data_file is not None:
+            order_file = Path(tmp) / "order.i64"
+            write_order_file(order_file, data_file, *sample)
+        args = demo_args("trt_clas", prep.files, dev, precision, batch_size, threads, 0,
+                         batches, data_file=data_file, order_file=order_file,
+                         seed=sample[1] if order_file else None, onednn=opts.onednn,
+                         ir_optim=opts.ir_optim) + [f"--soak_cycles={cycles}"]
+        with progress.track(f"trt_clas: {cycles} soak cycles", unit=""):
+            stdout = run_demo(binary, args, settings.run.timeout * max(1, cycles))
+    import json
+
+    found = [json.loads(ln) for ln in stdout.splitlines() if ln.startswith('{"soak_cycle"')]
+    if len(found) != cycles:
+        raise LabError(f"trt_clas printed {len(found)} soak cycles, not {cycles}",
+                       where=str(binary),
+                       hint="rebuild the demo (`invoke build-demo`): an older build has no "
+                            "--soak_cycles")
+    return CppSoak(found, prep.model_name, str(prep.files.dir), dev, threads,
+                   _provenance(prep, dev, {"binary": str(binary), "args": args,
+                                           "config_calls": [list(c) for c in plan]}))
+
+
 def batch_note(data_file: Path | None, batch_size: int, limit: int | None = None,
                kind: str = "latency") -> str | None:
     """A warning when --batch-size exceeds the images the dataset gives (None when it fits).

@@ -52,7 +52,8 @@ def render_soak(con, r) -> None:
     "batch_size": "images per batch (default 1)",
     "threads": "CPU math-library threads (default lab.run.threads, 0 = all cores)",
     "device": "auto (GPU when there is one), cpu or gpu (default lab.run.device)",
-    "runner": "python (the only one today; the C++ demo comes later)",
+    "runner": "python (cycles in this process) or cpp (in the C++ demo's own process: trt_clas "
+              "--soak_cycles; build it with `invoke build-demo`)",
     "out": "folder for soak.json and soak.png (default <results_dir>/soak-<UTC timestamp>)",
 }, numbers={"cycles": flags.CYCLES, "batches": flags.REPEATS,
             "warmup_cycles": flags.WARMUP, "max_slope_kb": flags.SLOPE_KB,
