@@ -83,7 +83,12 @@ def test_sidecar_describes_output(image_set, tmp_path):
     side = json.loads((tmp_path / "val.bin.json").read_text())
     assert side["count"] == 5 == result.count
     assert side["shape"] == [3, 224, 224]
-    assert side["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    raw = out.read_bytes()          # v2 digest, from the bytes: count | image sha256s | labels
+    images = raw[8:8 + 5 * IMAGE_BYTES]
+    assert side["sidecar_version"] == 2 and side["sha256"] == hashlib.sha256(
+        raw[:8] + b"".join(hashlib.sha256(images[i * IMAGE_BYTES:(i + 1) * IMAGE_BYTES]).digest()
+                           for i in range(5)) + raw[8 + 5 * IMAGE_BYTES:]).hexdigest()
+    assert result.sha256 == side["sha256"]
     assert side["size_bytes"] == bin_size(5) == out.stat().st_size
     assert side["label_list"]["sha256"] == hashlib.sha256(
         (image_set / "val_list.txt").read_bytes()).hexdigest()

@@ -12,10 +12,11 @@ The pipeline is planned, then executed. `plan_preprocess` (preprocess_plan.py)
 parses the label list and checks every image path and the output before any
 work, writing nothing (`--dry-run` shows the plan). `execute` preallocates the
 output under a temporary name beside the target; worker processes decode,
-transform and write each image straight into its slot (the parent only
-counts), so memory stays flat and the parent does not copy 600 KB per image.
-The result is verified, hashed, given a sidecar, and renamed into place. Any
-failure removes the temporary output.
+transform, write each image straight into its slot and return its sha256 (the
+parent only counts and combines the 32-byte digests), so memory stays flat, the
+parent neither copies nor hashes 600 KB per image, and no serial pass over the
+output is left. The result is verified, given a sidecar with the dataset digest
+(sidecar.py), and renamed into place. Any failure removes the temporary output.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import LabError
 from ..progress import NO_PROGRESS, ProgressSink
@@ -32,8 +34,10 @@ from ..results import JsonResult
 from .binfmt import DatasetReader
 from .formats import FORMATS, DatasetFormat
 from .labels import LabelEntry
+from .phases import ChunkSpan, RunPhases
 from .preprocess_plan import PreprocessPlan, plan_preprocess
-from .sidecar import build_sidecar, dataset_digest, sidecar_path, write_sidecar
+from .sidecar import (build_sidecar, combine_digests, data_size, image_digest, sidecar_path,
+                      write_sidecar)
 from .staging import remove_path, stage_output
 
 RESIZE_SHORT = 256
@@ -173,15 +177,25 @@ def _worker_close() -> None:
     _W.clear()
 
 
-def _worker_chunk(chunk: list[tuple[int, str, int]]) -> list[tuple[int, str, str]]:
-    """Process (slot, path, label) items; return (slot, kind, message) for failures.
+class ChunkResult(NamedTuple):
+    """What a worker returns for one chunk of (slot, path, label) items."""
 
-    kind "bad": the image could not be decoded/processed (skippable);
+    failures: list[tuple[int, str, str]]    # (slot, kind, message)
+    digests: list[bytes | None]             # per item: sha256 of the image written, or None
+    span: ChunkSpan
+
+
+def _worker_chunk(chunk: list[tuple[int, str, int]]) -> ChunkResult:
+    """Process (slot, path, label) items: write each image, hash what was written.
+
+    Failure kind "bad": the image could not be decoded/processed (skippable);
     kind "write": the output could not be written (always fatal).
     """
-    failures = []
+    started = time.perf_counter()
+    failures, digests = [], []
     out = _W["out"]
     for slot, path, label in chunk:
+        digests.append(None)
         try:
             process_image(path, _W["lut"], out)
         except Exception as err:  # any decode failure is reported, never zero-filled
@@ -191,7 +205,9 @@ def _worker_chunk(chunk: list[tuple[int, str, int]]) -> list[tuple[int, str, str
             _W["writer"].write(slot, out, label)
         except OSError as err:
             failures.append((slot, "write", f"{err.strerror or err}"))
-    return failures
+            continue
+        digests[-1] = image_digest(out)
+    return ChunkResult(failures, digests, ChunkSpan(os.getpid(), started, time.perf_counter()))
 
 
 # -- execute -------------------------------------------------------------------
@@ -215,38 +231,7 @@ class PreprocessResult(JsonResult):
     skipped_missing: list[dict] = field(default_factory=list)
     skipped_bad: list[dict] = field(default_factory=list)
     pillow: str = ""
-
-
-class _InOrderDigest:
-    """sha256 of the output, fed slot by slot as the in-order results arrive.
-
-    Hashing while the workers still run uses the parent's share of the CPU
-    instead of a serial pass over the whole file at the end. Any skipped image
-    invalidates it (the output is compacted afterwards and hashed again).
-    """
-
-    def __init__(self, target: Path, layout: DatasetFormat, count: int):
-        import hashlib
-
-        self.target, self.layout, self.valid = target, layout, True
-        self.h = hashlib.sha256()
-        self.size = 0
-        self._update(layout.header(count))
-
-    def _update(self, data: bytes) -> None:
-        self.h.update(data)
-        self.size += len(data)
-
-    def add(self, chunk) -> None:
-        if self.valid:
-            for slot, _path, _label in chunk:
-                self._update(self.layout.stored_slot(self.target, slot))
-
-    def finish(self, labels) -> tuple[str, int] | None:
-        if not self.valid:
-            return None
-        self._update(self.layout.trailer(labels))
-        return self.h.hexdigest(), self.size
+    phases: dict = field(default_factory=dict)      # phases.RunPhases.summary()
 
 
 class _Rate:
@@ -261,20 +246,22 @@ class _Rate:
 
 
 def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: ProgressSink,
-              total: int, on_failure, digest: _InOrderDigest) -> None:
-    """Run every chunk, results in order; on_failure(slot, kind, msg) may raise to stop."""
+              total: int, on_failure, digests: list, phases: RunPhases) -> None:
+    """Run every chunk, results in order, each image's digest into digests[slot];
+    on_failure(slot, kind, msg) may raise to stop."""
 
-    def handle(chunk, failures, bar, rate: _Rate) -> None:
-        for fail in failures:
+    def handle(chunk, res: ChunkResult, bar, rate: _Rate) -> None:
+        phases.chunk(res.span)
+        for fail in res.failures:
             on_failure(*fail)
-        if failures:
-            digest.valid = False
-        digest.add(chunk)
+        for (slot, _path, _label), digest in zip(chunk, res.digests):
+            digests[slot] = digest
         bar.advance(len(chunk))
         bar.update(note=rate.note(len(chunk)))
 
     if jobs == 1:
         _worker_init(layout.name, str(target), False)
+        phases.mark("pool_started")
         try:
             with progress.track("preprocessing", total=total, unit="images") as bar:
                 rate = _Rate()
@@ -282,6 +269,8 @@ def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: P
                     handle(chunk, _worker_chunk(chunk), bar, rate)
         finally:
             _worker_close()
+        phases.mark("last_result")
+        phases.mark("pool_closed")
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -297,16 +286,19 @@ def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: P
                                initargs=(layout.name, str(target), True, os.getpid()))
     try:
         results = pool.map(_worker_chunk, tasks)
+        phases.mark("pool_started")
         # Only now, with the workers forked, may a progress display start its threads.
         with progress.track("preprocessing", total=total, unit="images") as bar:
             rate = _Rate()
-            for chunk, failures in zip(tasks, results):
-                handle(chunk, failures, bar, rate)
+            for chunk, res in zip(tasks, results):
+                handle(chunk, res, bar, rate)
+        phases.mark("last_result")
     except BrokenProcessPool:
         raise LabError("a worker process died (killed for memory, or crashed)",
                        hint="retry with fewer --jobs; run with --debug for details") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    phases.mark("pool_closed")
 
 
 def _verify_written(tmp: Path, labels) -> None:
@@ -327,7 +319,7 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
     import numpy as np
     import PIL
 
-    started = time.perf_counter()
+    phases = RunPhases()
     layout, todo, output = plan.layout, plan.entries, plan.output
     tmp = stage_output(output, layout, plan.need_bytes)
     bad: list[tuple[LabelEntry, str]] = []
@@ -335,6 +327,7 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
         layout.finish(tmp, [e.label for e in todo])
         items = [(slot, str(plan.image_path(e)), e.label) for slot, e in enumerate(todo)]
         tasks = [items[i:i + plan.chunk_size] for i in range(0, len(items), plan.chunk_size)]
+        phases.mark("staged")
 
         def on_failure(slot: int, kind: str, msg: str) -> None:
             e = todo[slot]
@@ -348,23 +341,24 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
                                     "leave unreadable images out")
             bad.append((e, msg))
 
-        hasher = _InOrderDigest(tmp, layout, len(todo))
-        _run_pool(tasks, layout, tmp, plan.jobs, progress, len(todo), on_failure, hasher)
+        digests: list[bytes | None] = [None] * len(todo)
+        _run_pool(tasks, layout, tmp, plan.jobs, progress, len(todo), on_failure, digests,
+                  phases)
 
-        kept = list(todo)
+        keep = list(range(len(todo)))
         if bad:
             bad_lines = {e.line_no for e, _ in bad}
             keep = [slot for slot, e in enumerate(todo) if e.line_no not in bad_lines]
-            kept = [todo[s] for s in keep]
-            if not kept:
+            if not keep:
                 raise LabError("no image of the label list could be read",
                                where=str(plan.label_list), hint="check the image files")
             layout.compact(tmp, keep)
-        labels = [e.label for e in kept]
+        labels = [todo[s].label for s in keep]
         layout.finish(tmp, labels)
         _verify_written(tmp, labels)
-        hashed = hasher.finish(labels)
-        sha, size = hashed if hashed else dataset_digest(tmp, layout.name, len(labels))
+        # Compaction moves records unchanged, so the kept images' digests still hold.
+        sha = combine_digests(len(labels), [digests[s] for s in keep], labels)
+        size = data_size(tmp, layout.name, len(labels))
         if size != layout.size(len(labels)):
             raise LabError("the written dataset has the wrong size", where=str(tmp),
                            hint="this is a bug; rerun with --debug and report it")
@@ -389,14 +383,15 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
     except BaseException:
         remove_path(tmp)
         raise
-    seconds = time.perf_counter() - started
+    phases.mark("done")
+    seconds = phases.marks["done"]
     return PreprocessResult(
         output=output, format=layout.name, count=len(labels), listed=plan.listed,
         label_list=plan.label_list, data_dir=plan.data_dir, sidecar=side, sha256=sha,
         size_bytes=size, label_min=meta["label_min"], label_max=meta["label_max"],
         jobs=plan.jobs, seconds=round(seconds, 3), images_per_s=round(len(labels) / seconds, 1),
         skipped_missing=meta["skipped_missing"], skipped_bad=meta["skipped_bad"],
-        pillow=PIL.__version__)
+        pillow=PIL.__version__, phases=phases.summary())
 
 
 def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
