@@ -1,7 +1,7 @@
 """The JSON sidecar beside every dataset (`<output>.json`) and its check.
 
 It records what the dataset is (format, count, shape, label range), how it was
-made (label list sha256, Pillow/numpy versions, options) and a sha256 of its
+made (label list sha256, Pillow version, options) and a sha256 of its
 content, so later steps can refuse a dataset that changed or does not match.
 
 Version 2 (written now): `sha256` is the dataset digest, sha256 over the count
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import LabError
 from ..fsio import atomic_write_text
-from .formats import FORMATS, IMAGE_SHAPE
+from .formats import FORMATS, IMAGE_SHAPE, int64_bytes
 
 SIDECAR_VERSION = 2
 DIGEST = ("sha256 of: count int64 | sha256 of each image's float32 bytes | labels int64 "
@@ -46,12 +46,10 @@ def image_digest(image) -> bytes:
 
 def combine_digests(count: int, image_digests, labels) -> str:
     """The dataset digest (hex) from the per-image digests in order and the labels."""
-    import numpy as np
-
-    h = hashlib.sha256(np.int64(count).astype("<i8").tobytes())
+    h = hashlib.sha256(int64_bytes([count]))
     for d in image_digests:
         h.update(d)
-    h.update(np.asarray(labels).astype("<i8").tobytes())
+    h.update(int64_bytes(labels))
     return h.hexdigest()
 
 
@@ -85,9 +83,7 @@ def file_digest(path: Path | str, fmt: str, count: int) -> str:
 
 def build_sidecar(path: Path, fmt: str, count: int, labels, sha256: str, size: int,
                   **extra) -> dict:
-    import numpy as np
-
-    labels = np.asarray(labels)
+    labels = [int(v) for v in labels]
     data = {
         "sidecar_version": SIDECAR_VERSION,
         "file": Path(path).name,
@@ -96,8 +92,8 @@ def build_sidecar(path: Path, fmt: str, count: int, labels, sha256: str, size: i
         "shape": list(IMAGE_SHAPE),
         "dtype": "float32",
         "label_dtype": FORMATS[fmt].label_dtype,
-        "label_min": int(labels.min()) if count else None,
-        "label_max": int(labels.max()) if count else None,
+        "label_min": min(labels) if count else None,
+        "label_max": max(labels) if count else None,
         "size_bytes": int(size),
         "sha256": sha256,
         "digest": DIGEST,
