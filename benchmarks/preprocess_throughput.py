@@ -14,10 +14,14 @@ One run on this machine, side by side on the same images:
      the run summed (sampled every 20 ms from /proc).
 
 Targets (issue 6): ratio >= 1.8 with identical bytes; peak RSS <= 300 MB for
-2,000 images.
+2,000 images. Issue 16: >= 12x on 16 cores for 3,000 images, PSS <= 300 MB.
 
     python benchmarks/preprocess_throughput.py [--images 2000] [--rounds 3] [--keep DIR]
-                                               [--priority]
+                                               [--priority] [--scaling 1,2,4,8,16] [--phases]
+
+--phases prints where the time of our runs goes (start-up, workers busy, tail,
+finish; CPU of the parent and of the workers). Needs numpy and Pillow only;
+without scikit-learn, point PREPROCESS_BENCH_PHOTOS at a folder of *.jpg photos.
 
 On a machine shared with other users' jobs, the two-process side suffers more
 from their load than the one-process reference; --priority (root) measures
@@ -87,11 +91,24 @@ def reference_main(data_dir: str, output: str) -> None:
     reference_bin(data_dir, os.path.join(data_dir, "val_list.txt"), output)
 
 
-def ours_main(data_dir: str, output: str, jobs: str = "") -> None:
+def ours_main(data_dir: str, output: str, jobs: str = "", phases_file: str = "") -> None:
+    """One run of ours; with phases_file, its phases as JSON there, times in perf_counter
+    seconds (one clock for all processes on Linux) so the caller can place them."""
+    entered = time.perf_counter()
     sys.path.insert(0, str(ROOT))
-    from toolchain.data.preprocess import preprocess_dataset
+    from toolchain.data.preprocess import execute
+    from toolchain.data.preprocess_plan import plan_preprocess
 
-    preprocess_dataset(data_dir, None, output, jobs=int(jobs) if jobs else None)
+    imported = time.perf_counter()
+    plan = plan_preprocess(data_dir, None, output, jobs=int(jobs) if jobs else None)
+    planned = time.perf_counter()
+    result = execute(plan)
+    if phases_file:
+        import json
+
+        Path(phases_file).write_text(json.dumps(
+            {"entered": entered, "imported": imported, "planned": planned,
+             "jobs": result.jobs, "count": result.count, "run": result.phases}))
 
 
 # -- measuring -------------------------------------------------------------------
@@ -130,18 +147,21 @@ def _tree_rss_kib(root_pid: int) -> tuple[int, int]:
 
 
 def measure(role: str, data_dir: Path, output: Path, jobs: int | None = None
-            ) -> tuple[float, float, float, float]:
-    """(seconds, peak tree RSS MB, peak tree PSS MB, CPU seconds of all its processes)
-    of one run in a fresh process."""
+            ) -> tuple[float, float, float, float, dict | None]:
+    """(seconds, peak tree RSS MB, peak tree PSS MB, CPU seconds of all its processes,
+    phases of ours or None) of one run in a fresh process."""
     # Same start for both: no old output to free, no writeback of earlier runs
     # competing for the two cores.
-    for stale in (output, output.with_name(output.name + ".json")):
+    phases_file = output.with_name(output.name + ".phases")
+    for stale in (output, output.with_name(output.name + ".json"), phases_file):
         stale.unlink(missing_ok=True)
     os.sync()
     peak = [0, 0]
+    argv = [sys.executable, __file__, "--role", role, str(data_dir), str(output)]
+    if role == "ours":
+        argv += [str(jobs or ""), str(phases_file)]
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--role", role, str(data_dir),
-                             str(output)] + ([str(jobs)] if jobs else []))
+    proc = subprocess.Popen(argv)
     done = threading.Event()
 
     def sample() -> None:
@@ -160,7 +180,13 @@ def measure(role: str, data_dir: Path, output: Path, jobs: int | None = None
     t.join()
     if rc != 0:
         raise SystemExit(f"{role} run failed with exit code {rc}")
-    return seconds, peak[0] / 1024, peak[1] / 1024, cpu
+    phases = None
+    if phases_file.exists():
+        import json
+
+        phases = json.loads(phases_file.read_text())
+        phases.update(started=start, seconds=seconds, cpu=cpu)
+    return seconds, peak[0] / 1024, peak[1] / 1024, cpu, phases
 
 
 def raise_priority() -> None:
@@ -188,18 +214,70 @@ def sha256(path: Path) -> str:
 
 
 def print_scaling(data: Path, output: Path, n: int, ref_s: float, ref_cpu: float,
-                  jobs_list: list[int], rounds: int) -> None:
+                  jobs_list: list[int], rounds: int) -> list[dict]:
     """Ours at each worker count, best of `rounds`: where the cores idle shows as
-    efficiency below 1, the extra CPU as CPU per image above the reference's."""
+    efficiency below 1, the extra CPU as CPU per image above the reference's.
+    Returns the phases of each count's fastest run."""
     print(f"scaling (best of {rounds}; reference {ref_s:.2f} s, "
           f"CPU {ref_cpu / n * 1e3:.2f} ms/image):")
     print("  jobs   seconds   images/s   x reference   efficiency   CPU ms/image   peak PSS MB")
+    fastest = []
     for jobs in jobs_list:
         runs = [measure("ours", data, output, jobs) for _ in range(rounds)]
         s, pss = min(r[0] for r in runs), max(r[2] for r in runs)
         cpu = min(r[3] for r in runs)
+        fastest.append(min(runs, key=lambda r: r[0])[4])
         print(f"  {jobs:4d}   {s:7.2f}   {n / s:8.1f}   {ref_s / s:11.2f}   "
               f"{ref_s / s / jobs:10.2f}   {cpu / n * 1e3:12.2f}   {pss:11.1f}")
+    return fastest
+
+
+PHASE_COLUMNS = (("python", "entered"), ("imports", "imported"), ("plan", "planned"),
+                 ("staged", "staged"), ("pool", "pool_started"),
+                 ("1st img", "first_start"), ("1st res", "first_result"),
+                 ("1st idle", "first_idle"), ("last img", "last_end"),
+                 ("last res", "last_result"), ("closed", "pool_closed"), ("done", "done"),
+                 ("exit", "seconds"))
+
+
+def phase_times(ph: dict) -> dict:
+    """Seconds since the run's process was started, for each phase of PHASE_COLUMNS."""
+    run, workers = ph["run"], ph["run"].get("workers", {})
+    exec_at = ph["planned"] - ph["started"]     # execute() began right after the plan
+    out = {k: ph[k] - ph["started"] for k in ("entered", "imported", "planned")}
+    out.update({k: exec_at + v for k, v in run.items() if isinstance(v, (int, float))
+                and not k.startswith("cpu")})
+    out.update({k: exec_at + workers[k] for k in ("first_start", "first_idle", "last_end")
+                if k in workers})
+    out["seconds"] = ph["seconds"]
+    return out
+
+
+def print_phases(phases: list[dict]) -> None:
+    """Where each run's time goes: phase times, then the cores' time split into
+    work, start-up, tail and finish, and the CPU of the parent and of the workers."""
+    print("phases (seconds since the process started; fastest run of each):")
+    print("  jobs " + "".join(f"{name:>9s}" for name, _ in PHASE_COLUMNS))
+    for ph in phases:
+        t = phase_times(ph)
+        print(f"  {ph['jobs']:4d} " + "".join(
+            f"{t[key]:9.3f}" if key in t else f"{'-':>9s}" for _, key in PHASE_COLUMNS))
+    print("cores' time (jobs x run seconds): workers on images | before the first image | "
+          "tail (done, waiting for the last) | after the last image;")
+    print("CPU per image: parent (during execute), workers, whole run")
+    print("  jobs    images%    start%     tail%    after%   parent ms   workers ms   all ms")
+    for ph in phases:
+        t, run, n, jobs = phase_times(ph), ph["run"], ph["count"], ph["jobs"]
+        workers = run.get("workers", {})
+        total = jobs * ph["seconds"]
+        busy = workers.get("busy_s", run["cpu_parent_s"])
+        start = jobs * t.get("first_start", t["pool_started"])
+        tail = workers.get("tail_idle_s", 0.0)
+        after = jobs * (ph["seconds"] - t.get("last_end", t["last_result"]))
+        print(f"  {jobs:4d}   {100 * busy / total:7.1f}   {100 * start / total:7.1f}   "
+              f"{100 * tail / total:7.1f}   {100 * after / total:7.1f}   "
+              f"{run['cpu_parent_s'] / n * 1e3:9.2f}   {run['cpu_workers_s'] / n * 1e3:10.2f}"
+              f"   {ph['cpu'] / n * 1e3:6.2f}")
 
 
 def main() -> int:
@@ -214,6 +292,11 @@ def main() -> int:
     ap.add_argument("--scaling", metavar="N,N,...",
                     help="also time ours at these worker counts (e.g. 1,2,4,8,16): speed-up "
                          "over the reference, parallel efficiency, CPU per image")
+    ap.add_argument("--phases", action="store_true",
+                    help="also print where the time of ours goes: phase times (start-up, "
+                         "first and last image, finish), the cores' time split into work, "
+                         "start-up, tail and finish, CPU per image of parent and workers "
+                         "(with --scaling: for each worker count)")
     ap.add_argument("--role", choices=["reference", "ours"], help=argparse.SUPPRESS)
     ap.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -265,9 +348,12 @@ def main() -> int:
         print(f"CPU per image: reference {ref_cpu / n * 1e3:.2f} ms, ours {our_cpu / n * 1e3:.2f} ms "
               f"(all processes; the machine is shared, load average now "
               f"{os.getloadavg()[0]:.2f})")
+        phases = [min(our_runs, key=lambda r: r[0])[4]]
         if args.scaling:
-            print_scaling(data, Path(tmp) / "scaling.bin", n, ref_s, ref_cpu,
-                          [int(j) for j in args.scaling.split(",")], args.rounds)
+            phases = print_scaling(data, Path(tmp) / "scaling.bin", n, ref_s, ref_cpu,
+                                   [int(j) for j in args.scaling.split(",")], args.rounds)
+        if args.phases:
+            print_phases(phases)
         ok = identical and ratio >= 1.8 and our_rss <= 300
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1

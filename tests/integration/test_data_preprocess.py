@@ -27,14 +27,18 @@ def image_set(tmp_path_factory):
 
 
 def test_lut_equals_reference_arithmetic():
+    from array import array
+
     lut = normalize_lut()
+    assert [len(band) for band in lut] == [256, 256, 256]
     pixels = np.broadcast_to(np.arange(256, dtype=np.uint8), (256, 256))
     img = np.stack([pixels] * 3, axis=-1)          # HWC, every value in every channel
     ref = img.astype("float32").transpose((2, 0, 1)) / 255
     ref -= np.array([0.485, 0.456, 0.406]).reshape((3, 1, 1))
     ref /= np.array([0.229, 0.224, 0.225]).reshape((3, 1, 1))
     assert ref.dtype == np.float32
-    assert lut.tobytes() == np.ascontiguousarray(ref[:, 0, :]).tobytes()
+    assert array("f", lut[0] + lut[1] + lut[2]).tobytes() == \
+        np.ascontiguousarray(ref[:, 0, :]).tobytes()
 
 
 @pytest.mark.parametrize("name", [k[0] for k in IMAGE_KINDS])
@@ -43,8 +47,8 @@ def test_each_mode_matches_reference(image_set, name):
 
     path = image_set / "val" / f"000_{name}"
     ours = pp.process_image(str(path))
-    ref = reference_process_image(Image.open(path)).astype("float32")
-    assert ours.tobytes() == ref.tobytes()
+    ref = reference_process_image(Image.open(path)).astype("<f4")
+    assert ours == ref.tobytes()
 
 
 def test_whole_file_byte_identical(image_set, tmp_path):
@@ -83,7 +87,12 @@ def test_sidecar_describes_output(image_set, tmp_path):
     side = json.loads((tmp_path / "val.bin.json").read_text())
     assert side["count"] == 5 == result.count
     assert side["shape"] == [3, 224, 224]
-    assert side["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    raw = out.read_bytes()          # v2 digest, from the bytes: count | image sha256s | labels
+    images = raw[8:8 + 5 * IMAGE_BYTES]
+    assert side["sidecar_version"] == 2 and side["sha256"] == hashlib.sha256(
+        raw[:8] + b"".join(hashlib.sha256(images[i * IMAGE_BYTES:(i + 1) * IMAGE_BYTES]).digest()
+                           for i in range(5)) + raw[8 + 5 * IMAGE_BYTES:]).hexdigest()
+    assert result.sha256 == side["sha256"]
     assert side["size_bytes"] == bin_size(5) == out.stat().st_size
     assert side["label_list"]["sha256"] == hashlib.sha256(
         (image_set / "val_list.txt").read_bytes()).hexdigest()
@@ -172,8 +181,8 @@ def test_many_sizes_and_modes_match_reference(tmp_path):
             path = path.with_suffix(".tif")
         save_as(photo(w, h, seed=i), path, mode)
         ours = pp.process_image(str(path))
-        ref = reference_process_image(Image.open(path)).astype("float32")
-        assert ours.tobytes() == ref.tobytes(), (w, h, mode, path.suffix)
+        ref = reference_process_image(Image.open(path)).astype("<f4")
+        assert ours == ref.tobytes(), (w, h, mode, path.suffix)
 
 
 def test_plan_decides_everything_and_writes_nothing(image_set, tmp_path):

@@ -78,7 +78,8 @@ def test_conversion_round_trip(tmp_path, first):
     assert sum(e[2] for e in rec.events if e[0] == "advance") == 4
     back = convert_dataset(tmp_path / "mid", tmp_path / "back", first)
     assert mid.source_sidecar_verified and back.source_sidecar_verified
-    assert back.sha256 == dataset_digest(src)[0]
+    # the digest is of the images and labels, whichever format holds them
+    assert back.sha256 == mid.sha256 == dataset_digest(src)[0]
     with DatasetReader(tmp_path / "back") as r:
         assert np.array_equal(r.images(0, 4), imgs) and list(r.labels) == labels
     verify_sidecar(tmp_path / "mid")
@@ -134,6 +135,39 @@ def test_sidecar_mismatches_are_detected(tmp_path):
         verify_sidecar(path)
     (tmp_path / "d.bin.json").write_text("{not json")
     with pytest.raises(LabError, match="unreadable"):
+        verify_sidecar(path)
+
+
+def test_version_1_sidecars_are_checked_against_the_whole_file_sha256(tmp_path):
+    import hashlib
+
+    path = tmp_path / "d.bin"
+    write_bin(path, iter(_images(2)), [4, 2])
+    side = build_sidecar(path, "bin", 2, [4, 2], hashlib.sha256(path.read_bytes()).hexdigest(),
+                         path.stat().st_size)
+    side["sidecar_version"] = 1
+    del side["digest"]
+    write_sidecar(path, side)
+    assert verify_sidecar(path)["sidecar_version"] == 1
+    side["sidecar_version"] = 2                 # the same sha256 read as a v2 digest
+    write_sidecar(path, side)
+    with pytest.raises(LabError, match="does not match its sidecar"):
+        verify_sidecar(path)
+    side["sidecar_version"] = 9
+    write_sidecar(path, side)
+    with pytest.raises(LabError, match="version 9; this tool reads versions 1 and 2"):
+        verify_sidecar(path)
+
+
+def test_a_changed_slim_dir_label_is_detected(tmp_path):
+    path = tmp_path / "slim"
+    write_slim_dir(path, iter(_images(3)), [0, 1, 2])
+    _with_sidecar(path, [0, 1, 2])
+    verify_sidecar(path)
+    rec = bytearray((path / "2.data").read_bytes())
+    rec[-4:] = struct.pack("<i", 7)
+    (path / "2.data").write_bytes(bytes(rec))
+    with pytest.raises(LabError, match="does not match its sidecar"):
         verify_sidecar(path)
 
 

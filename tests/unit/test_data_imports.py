@@ -99,3 +99,25 @@ def test_each_module_imports_alone(module):
     proc = subprocess.run([sys.executable, "-c", f"import toolchain.data.{module}"],
                           cwd=str(ROOT), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_preprocess_run_never_imports_numpy(tmp_path):
+    """Neither the parent nor the workers' image path import numpy: the import alone is
+    0.2 s of a 16-core run's start-up, and its BLAS threads then spin a core's worth of CPU."""
+    from PIL import Image
+
+    data = tmp_path / "data"
+    (data / "val").mkdir(parents=True)
+    for i, size in enumerate([(300, 260), (260, 300), (400, 256)]):
+        Image.new("RGB", size, (9 * i, 80, 200)).save(data / "val" / f"{i}.png")
+    (data / "val_list.txt").write_text("".join(f"val/{i}.png {i}\n" for i in range(3)))
+    code = ("import sys\n"
+            "from toolchain.data.preprocess import preprocess_dataset, process_image\n"
+            f"image = process_image({str(data / 'val' / '0.png')!r})\n"   # a worker's work
+            "print(len(image), 'numpy' in sys.modules)\n"
+            f"r = preprocess_dataset({str(data)!r}, None, {str(tmp_path / 'v.bin')!r}, jobs=2)\n"
+            "print(r.count, r.jobs, 'numpy' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["602112", "False", "3", "2", "False"]

@@ -72,7 +72,7 @@ def convert_dataset(source: Path | str, output: Path | str, to_fmt: str,
             finally:
                 writer.close()
             target.finish(tmp, labels)
-            digest, size = dataset_digest(tmp, target.name, reader.count)
+            digest, size = dataset_digest(tmp)
             meta = build_sidecar(output, target.name, reader.count, labels, digest, size,
                                  converted_from={"path": str(source.resolve()),
                                                  "format": src_fmt.name,

@@ -54,6 +54,11 @@ def slim_name(index: int) -> str:
     return f"{index}.data"
 
 
+def int64_bytes(values) -> bytes:
+    """Integers as little-endian int64 (the bin header and labels), without numpy."""
+    return struct.pack(f"<{len(values)}q", *(int(v) for v in values))
+
+
 def pwrite_all(fd: int, data, offset: int) -> None:
     view = memoryview(data).cast("B")
     while view:
@@ -124,12 +129,18 @@ class BinFormat:
             return os.pread(f.fileno(), IMAGE_BYTES, image_offset(slot))
 
     def header(self, count: int) -> bytes:
-        return struct.pack("<q", count)
+        return int64_bytes([count])
 
     def trailer(self, labels) -> bytes:
-        import numpy as np
+        return int64_bytes(labels)
 
-        return np.asarray(labels, dtype="<i8").tobytes()
+    def holds_labels(self, target: Path, labels) -> bool:
+        """Whether the file's count and stored labels are exactly `labels` (no numpy)."""
+        want = self.trailer(labels)
+        with open(target, "rb") as f:
+            head = f.read(HEADER_BYTES)
+            f.seek(labels_offset(len(labels)))
+            return head == self.header(len(labels)) and f.read(len(want) + 1) == want
 
     # writing ------------------------------------------------------------------
     def refuse_output(self, output: Path) -> None:
@@ -264,6 +275,17 @@ class SlimDirFormat:
 
     def trailer(self, labels) -> bytes:
         return b""
+
+    def holds_labels(self, target: Path, labels) -> bool:
+        """Whether the directory holds exactly len(labels) records with these labels."""
+        if self.count(target) != len(labels):
+            return False
+        for i, label in enumerate(labels):
+            with open(target / slim_name(i), "rb") as f:
+                f.seek(IMAGE_BYTES)
+                if f.read() != struct.pack("<i", int(label)):
+                    return False
+        return True
 
     # writing ------------------------------------------------------------------
     def refuse_output(self, output: Path) -> None:

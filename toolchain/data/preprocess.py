@@ -5,17 +5,21 @@ short side to 256 (`int(round(side * 256 / short))`, LANCZOS), centre crop 224
 (floor division), `convert('RGB')` after the crop, then CHW float32 / 255,
 `-= mean`, `/= std` with float64 mean/std subtracted in place. The last three
 steps map each (channel, uint8 value) to one float32, so they are done with a
-3x256 lookup table computed by those very numpy operations: same bytes, a
-fraction of the work.
+3x256 lookup table (the same roundings as those numpy operations, see
+`normalize_lut`) applied by Pillow's `point` to each band: same bytes, a
+fraction of the work, and no numpy anywhere in a run. (Importing numpy took
+0.2 s of the start-up on a 16-core host, with every core waiting, and its
+OpenBLAS threads then spin about 0.1 s of CPU each: 1.5 s on 16 cores.)
 
 The pipeline is planned, then executed. `plan_preprocess` (preprocess_plan.py)
 parses the label list and checks every image path and the output before any
 work, writing nothing (`--dry-run` shows the plan). `execute` preallocates the
 output under a temporary name beside the target; worker processes decode,
-transform and write each image straight into its slot (the parent only
-counts), so memory stays flat and the parent does not copy 600 KB per image.
-The result is verified, hashed, given a sidecar, and renamed into place. Any
-failure removes the temporary output.
+transform, write each image straight into its slot and return its sha256 (the
+parent only counts and combines the 32-byte digests), so memory stays flat, the
+parent neither copies nor hashes 600 KB per image, and no serial pass over the
+output is left. The result is verified, given a sidecar with the dataset digest
+(sidecar.py), and renamed into place. Any failure removes the temporary output.
 """
 
 from __future__ import annotations
@@ -25,15 +29,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import LabError
 from ..progress import NO_PROGRESS, ProgressSink
 from ..results import JsonResult
-from .binfmt import DatasetReader
 from .formats import FORMATS, DatasetFormat
 from .labels import LabelEntry
+from .phases import ChunkSpan, RunPhases
 from .preprocess_plan import PreprocessPlan, plan_preprocess
-from .sidecar import build_sidecar, dataset_digest, sidecar_path, write_sidecar
+from .sidecar import (build_sidecar, combine_digests, data_size, image_digest, sidecar_path,
+                      write_sidecar)
 from .staging import remove_path, stage_output
 
 RESIZE_SHORT = 256
@@ -49,18 +55,23 @@ class ImageTooSmall(ValueError):
     pass
 
 
-def normalize_lut():
-    """float32 (3, 256): the reference's `/255, -= mean, /= std` for every uint8 value."""
-    import numpy as np
+def _float32(values) -> list[float]:
+    """Each value rounded to the nearest float32 (kept as a Python float)."""
+    from array import array
 
-    img_mean = np.array(MEAN).reshape((3, 1))     # float64, as in the reference
-    img_std = np.array(STD).reshape((3, 1))
-    values = np.broadcast_to(np.arange(256, dtype=np.uint8), (3, 256))
-    lut = values.astype("float32") / 255
-    lut -= img_mean
-    lut /= img_std
-    assert lut.dtype == np.float32
-    return np.ascontiguousarray(lut)
+    return list(array("f", values))
+
+
+def normalize_lut() -> list[list[float]]:
+    """3 x 256 float32 values: the reference's `/255, -= mean, /= std` for every uint8 value.
+
+    As numpy computes it: float32 / 255 (a float32 division, which float64 division then
+    rounding to float32 equals exactly), then each float64 mean/std step in float64,
+    rounded back to float32 by the in-place assignment.
+    """
+    scaled = _float32(v / 255 for v in range(256))
+    return [_float32(x / std for x in _float32(x - mean for x in scaled))
+            for mean, std in zip(MEAN, STD)]
 
 
 def resized_size(width: int, height: int, target: int | None = None) -> tuple[int, int]:
@@ -77,13 +88,12 @@ def crop_box(width: int, height: int, size: int | None = None) -> tuple[int, int
 
 
 def load_cropped_rgb(path: str):
-    """Decode, resize short side, centre crop, convert: uint8 (224, 224, 3).
+    """Decode, resize short side, centre crop, convert: an RGB 224x224 PIL image.
 
     Exactly the reference's calls. (Splitting the two resampling passes to
     skip the cropped-away lines is not byte-exact: Pillow 13 picks the pass
     order from the sizes, see python-pillow/Pillow#9549.)
     """
-    import numpy as np
     from PIL import Image
 
     with Image.open(path) as img:
@@ -95,19 +105,17 @@ def load_cropped_rgb(path: str):
     img = img.crop(crop_box(*size))
     if img.mode != "RGB":
         img = img.convert("RGB")
-    return np.asarray(img)
+    return img
 
 
-def process_image(path: str, lut=None, out=None):
-    """One image file -> float32 (3, 224, 224), byte-identical to the reference."""
-    import numpy as np
-
+def process_image(path: str, lut: list[list[float]] | None = None) -> bytes:
+    """One image file -> its float32 (3, 224, 224) little-endian bytes, byte-identical
+    to the reference's."""
     lut = normalize_lut() if lut is None else lut
-    pixels = load_cropped_rgb(path)
-    out = np.empty((3, CROP, CROP), dtype=np.float32) if out is None else out
-    for c in range(3):
-        np.take(lut[c], pixels[:, :, c], out=out[c])
-    return out
+    bands = load_cropped_rgb(path).split()
+    # "F;32F": little-endian float32, whatever the host's byte order
+    return b"".join(band.point(lut[c], "F").tobytes("raw", "F;32F")
+                    for c, band in enumerate(bands))
 
 
 # -- worker side -------------------------------------------------------------
@@ -152,8 +160,6 @@ def die_with_parent(parent_pid: int, poll_s: float = 0.5) -> str:
 
 def _worker_init(fmt: str, target: str, in_worker: bool = True,
                  parent_pid: int | None = None) -> None:
-    import numpy as np
-
     if in_worker:   # Ctrl-C goes to the whole process group; only the parent acts on it
         import signal
 
@@ -162,7 +168,6 @@ def _worker_init(fmt: str, target: str, in_worker: bool = True,
             die_with_parent(parent_pid)
     _W.clear()
     _W["lut"] = normalize_lut()
-    _W["out"] = np.empty((3, CROP, CROP), dtype=np.float32)
     _W["writer"] = FORMATS[fmt].open_writer(Path(target))
 
 
@@ -173,25 +178,36 @@ def _worker_close() -> None:
     _W.clear()
 
 
-def _worker_chunk(chunk: list[tuple[int, str, int]]) -> list[tuple[int, str, str]]:
-    """Process (slot, path, label) items; return (slot, kind, message) for failures.
+class ChunkResult(NamedTuple):
+    """What a worker returns for one chunk of (slot, path, label) items."""
 
-    kind "bad": the image could not be decoded/processed (skippable);
+    failures: list[tuple[int, str, str]]    # (slot, kind, message)
+    digests: list[bytes | None]             # per item: sha256 of the image written, or None
+    span: ChunkSpan
+
+
+def _worker_chunk(chunk: list[tuple[int, str, int]]) -> ChunkResult:
+    """Process (slot, path, label) items: write each image, hash what was written.
+
+    Failure kind "bad": the image could not be decoded/processed (skippable);
     kind "write": the output could not be written (always fatal).
     """
-    failures = []
-    out = _W["out"]
+    started = time.perf_counter()
+    failures, digests = [], []
     for slot, path, label in chunk:
+        digests.append(None)
         try:
-            process_image(path, _W["lut"], out)
+            image = process_image(path, _W["lut"])
         except Exception as err:  # any decode failure is reported, never zero-filled
             failures.append((slot, "bad", f"{type(err).__name__}: {err}"))
             continue
         try:
-            _W["writer"].write(slot, out, label)
+            _W["writer"].write(slot, image, label)
         except OSError as err:
             failures.append((slot, "write", f"{err.strerror or err}"))
-    return failures
+            continue
+        digests[-1] = image_digest(image)
+    return ChunkResult(failures, digests, ChunkSpan(os.getpid(), started, time.perf_counter()))
 
 
 # -- execute -------------------------------------------------------------------
@@ -215,38 +231,7 @@ class PreprocessResult(JsonResult):
     skipped_missing: list[dict] = field(default_factory=list)
     skipped_bad: list[dict] = field(default_factory=list)
     pillow: str = ""
-
-
-class _InOrderDigest:
-    """sha256 of the output, fed slot by slot as the in-order results arrive.
-
-    Hashing while the workers still run uses the parent's share of the CPU
-    instead of a serial pass over the whole file at the end. Any skipped image
-    invalidates it (the output is compacted afterwards and hashed again).
-    """
-
-    def __init__(self, target: Path, layout: DatasetFormat, count: int):
-        import hashlib
-
-        self.target, self.layout, self.valid = target, layout, True
-        self.h = hashlib.sha256()
-        self.size = 0
-        self._update(layout.header(count))
-
-    def _update(self, data: bytes) -> None:
-        self.h.update(data)
-        self.size += len(data)
-
-    def add(self, chunk) -> None:
-        if self.valid:
-            for slot, _path, _label in chunk:
-                self._update(self.layout.stored_slot(self.target, slot))
-
-    def finish(self, labels) -> tuple[str, int] | None:
-        if not self.valid:
-            return None
-        self._update(self.layout.trailer(labels))
-        return self.h.hexdigest(), self.size
+    phases: dict = field(default_factory=dict)      # phases.RunPhases.summary()
 
 
 class _Rate:
@@ -261,20 +246,22 @@ class _Rate:
 
 
 def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: ProgressSink,
-              total: int, on_failure, digest: _InOrderDigest) -> None:
-    """Run every chunk, results in order; on_failure(slot, kind, msg) may raise to stop."""
+              total: int, on_failure, digests: list, phases: RunPhases) -> None:
+    """Run every chunk, results in order, each image's digest into digests[slot];
+    on_failure(slot, kind, msg) may raise to stop."""
 
-    def handle(chunk, failures, bar, rate: _Rate) -> None:
-        for fail in failures:
+    def handle(chunk, res: ChunkResult, bar, rate: _Rate) -> None:
+        phases.chunk(res.span)
+        for fail in res.failures:
             on_failure(*fail)
-        if failures:
-            digest.valid = False
-        digest.add(chunk)
+        for (slot, _path, _label), digest in zip(chunk, res.digests):
+            digests[slot] = digest
         bar.advance(len(chunk))
         bar.update(note=rate.note(len(chunk)))
 
     if jobs == 1:
         _worker_init(layout.name, str(target), False)
+        phases.mark("pool_started")
         try:
             with progress.track("preprocessing", total=total, unit="images") as bar:
                 rate = _Rate()
@@ -282,6 +269,8 @@ def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: P
                     handle(chunk, _worker_chunk(chunk), bar, rate)
         finally:
             _worker_close()
+        phases.mark("last_result")
+        phases.mark("pool_closed")
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -297,26 +286,24 @@ def _run_pool(tasks, layout: DatasetFormat, target: Path, jobs: int, progress: P
                                initargs=(layout.name, str(target), True, os.getpid()))
     try:
         results = pool.map(_worker_chunk, tasks)
+        phases.mark("pool_started")
         # Only now, with the workers forked, may a progress display start its threads.
         with progress.track("preprocessing", total=total, unit="images") as bar:
             rate = _Rate()
-            for chunk, failures in zip(tasks, results):
-                handle(chunk, failures, bar, rate)
+            for chunk, res in zip(tasks, results):
+                handle(chunk, res, bar, rate)
+        phases.mark("last_result")
     except BrokenProcessPool:
         raise LabError("a worker process died (killed for memory, or crashed)",
                        hint="retry with fewer --jobs; run with --debug for details") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    phases.mark("pool_closed")
 
 
-def _verify_written(tmp: Path, labels) -> None:
+def _verify_written(tmp: Path, layout: DatasetFormat, labels) -> None:
     """The temporary output holds exactly the expected count and labels."""
-    import numpy as np
-
-    with DatasetReader(tmp) as reader:
-        ok = reader.count == len(labels) and np.array_equal(reader.labels,
-                                                             np.asarray(labels, np.int64))
-    if not ok:
+    if not layout.holds_labels(tmp, labels):
         raise LabError("the written dataset does not hold the expected images and labels",
                        where=str(tmp), hint="this is a bug; rerun with --debug and report it")
 
@@ -324,10 +311,9 @@ def _verify_written(tmp: Path, labels) -> None:
 def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> PreprocessResult:
     """Run a plan: every image into a staged output, verified, hashed, given a sidecar
     and renamed into place (see the module doc). Any failure removes the staged output."""
-    import numpy as np
     import PIL
 
-    started = time.perf_counter()
+    phases = RunPhases()
     layout, todo, output = plan.layout, plan.entries, plan.output
     tmp = stage_output(output, layout, plan.need_bytes)
     bad: list[tuple[LabelEntry, str]] = []
@@ -335,6 +321,7 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
         layout.finish(tmp, [e.label for e in todo])
         items = [(slot, str(plan.image_path(e)), e.label) for slot, e in enumerate(todo)]
         tasks = [items[i:i + plan.chunk_size] for i in range(0, len(items), plan.chunk_size)]
+        phases.mark("staged")
 
         def on_failure(slot: int, kind: str, msg: str) -> None:
             e = todo[slot]
@@ -348,34 +335,35 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
                                     "leave unreadable images out")
             bad.append((e, msg))
 
-        hasher = _InOrderDigest(tmp, layout, len(todo))
-        _run_pool(tasks, layout, tmp, plan.jobs, progress, len(todo), on_failure, hasher)
+        digests: list[bytes | None] = [None] * len(todo)
+        _run_pool(tasks, layout, tmp, plan.jobs, progress, len(todo), on_failure, digests,
+                  phases)
 
-        kept = list(todo)
+        keep = list(range(len(todo)))
         if bad:
             bad_lines = {e.line_no for e, _ in bad}
             keep = [slot for slot, e in enumerate(todo) if e.line_no not in bad_lines]
-            kept = [todo[s] for s in keep]
-            if not kept:
+            if not keep:
                 raise LabError("no image of the label list could be read",
                                where=str(plan.label_list), hint="check the image files")
             layout.compact(tmp, keep)
-        labels = [e.label for e in kept]
+        labels = [todo[s].label for s in keep]
         layout.finish(tmp, labels)
-        _verify_written(tmp, labels)
-        hashed = hasher.finish(labels)
-        sha, size = hashed if hashed else dataset_digest(tmp, layout.name, len(labels))
+        _verify_written(tmp, layout, labels)
+        # Compaction moves records unchanged, so the kept images' digests still hold.
+        sha = combine_digests(len(labels), [digests[s] for s in keep], labels)
+        size = data_size(tmp, layout.name, len(labels))
         if size != layout.size(len(labels)):
             raise LabError("the written dataset has the wrong size", where=str(tmp),
                            hint="this is a bug; rerun with --debug and report it")
         meta = build_sidecar(
-            output, layout.name, len(labels), np.asarray(labels), sha, size,
+            output, layout.name, len(labels), labels, sha, size,
             label_list={"path": str(plan.label_list.resolve()),
                         "sha256": plan.label_list_sha256,
                         "entries": plan.listed},
             data_dir=str(plan.data_dir.resolve()),
             algorithm=ALGORITHM,
-            pillow=PIL.__version__, numpy=np.__version__,
+            pillow=PIL.__version__,
             options={"format": layout.name, "jobs": plan.jobs, "limit": plan.limit,
                      "skip_missing": plan.skip_missing, "skip_bad": plan.skip_bad},
             skipped_missing=[{"line": e.line_no, "path": e.rel_path} for e in plan.missing],
@@ -389,14 +377,15 @@ def execute(plan: PreprocessPlan, progress: ProgressSink = NO_PROGRESS) -> Prepr
     except BaseException:
         remove_path(tmp)
         raise
-    seconds = time.perf_counter() - started
+    phases.mark("done")
+    seconds = phases.marks["done"]
     return PreprocessResult(
         output=output, format=layout.name, count=len(labels), listed=plan.listed,
         label_list=plan.label_list, data_dir=plan.data_dir, sidecar=side, sha256=sha,
         size_bytes=size, label_min=meta["label_min"], label_max=meta["label_max"],
         jobs=plan.jobs, seconds=round(seconds, 3), images_per_s=round(len(labels) / seconds, 1),
         skipped_missing=meta["skipped_missing"], skipped_bad=meta["skipped_bad"],
-        pillow=PIL.__version__)
+        pillow=PIL.__version__, phases=phases.summary())
 
 
 def preprocess_dataset(data_dir: Path | str, label_list: Path | str | None, output: Path | str,
