@@ -160,6 +160,48 @@ def install_parser_hooks() -> None:
     help_for._lab_hook = True
     ParserContext.help_for = help_for
     ParseMachine.error = error
+    _hook_env_and_help()
+
+
+def _hook_env_and_help() -> None:
+    """Two failures that happen in Invoke itself, before any task runs, as one message and
+    an exit code instead of a traceback: an INVOKE_LAB_* variable that does not cast to its
+    setting's type (INVOKE_LAB_FETCH_RETRIES=many), and `invoke --help | head` (the reader
+    left while help was printed: stop quietly with 141, as for a task)."""
+    try:
+        from invoke.env import Environment
+        from invoke.program import Program
+    except ImportError:
+        return
+    original_path_set = Environment._path_set
+
+    def path_set(self, key_path, value):
+        try:
+            return original_path_set(self, key_path, value)
+        except (ValueError, TypeError) as err:
+            name = self._prefix + self._to_env_var(key_path)
+            old = self._path_get(key_path)
+            kind = {int: "an integer", float: "a number"}.get(type(old), type(old).__name__)
+            raise Exit(f"error: {name}={value!r} is not {kind} (the setting "
+                       f"{'.'.join(key_path)}, default {old!r})\n"
+                       f"  where: the environment ({err})\n"
+                       f"  fix:   set {name} to {kind}, or unset it", code=2) from None
+
+    def quiet_on_broken_pipe(method):
+        @functools.wraps(method)
+        def wrapped(self, *a, **kw):
+            try:
+                return method(self, *a, **kw)
+            except BrokenPipeError:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                raise Exit(code=141) from None
+        return wrapped
+
+    Environment._path_set = path_set
+    # core --help prints from parse_collection; --list and TASK --help from parse_cleanup
+    Program.print_help = quiet_on_broken_pipe(Program.print_help)
+    Program.parse_cleanup = quiet_on_broken_pipe(Program.parse_cleanup)
 
 
 def did_you_mean(msg: str, context: Any, contexts: Any) -> str:

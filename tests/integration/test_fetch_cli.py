@@ -343,13 +343,30 @@ def test_list_piped_is_one_row_per_line(lab_env):
     assert not any("━" in ln or "│" in ln for ln in lines)
 
 
-def test_list_into_a_reader_that_leaves_early(lab_env):
+@pytest.mark.parametrize("args", ["fetch-lib --list", "--help fetch-lib"])
+def test_a_reader_that_leaves_early(lab_env, args):
     """`invoke fetch-lib --list | true`: the reader is gone before the first line (Python takes
     longer to start than `true` to exit), so the write meets a closed pipe: a quiet stop with
-    status 141 like ls or grep, no BrokenPipeError traceback."""
-    cmd = (f"{sys.executable} -m invoke --search-root {ROOT} fetch-lib --list | true; "
+    status 141 like ls or grep, no BrokenPipeError traceback. `--help TASK` is printed by
+    Invoke itself, before any task runs, and stops the same way."""
+    cmd = (f"{sys.executable} -m invoke --search-root {ROOT} {args} | true; "
            "echo \"status=${PIPESTATUS[0]}\" >&2")
     proc = subprocess.run(["bash", "-c", cmd], cwd=ROOT, env=dict(os.environ, **lab_env),
                           capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
     assert "status=141" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("value", ["many", "2.5", ""])
+def test_a_setting_from_the_environment_that_is_not_a_number(lab_env, value):
+    """INVOKE_LAB_FETCH_RETRIES=many: Invoke casts it to the setting's type before any task
+    runs; one message naming the variable, the setting and what it needs, exit 2."""
+    env = dict(os.environ, **lab_env, INVOKE_LAB_FETCH_RETRIES=value)
+    proc = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(ROOT),
+                           "fetch-lib", "--list"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"INVOKE_LAB_FETCH_RETRIES={value!r} is not an integer" in proc.stderr
+    assert "lab.fetch.retries" in proc.stderr and "fix:" in proc.stderr
+    assert proc.stdout == ""
