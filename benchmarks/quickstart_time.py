@@ -1,15 +1,16 @@
 """Quickstart targets: under 5 minutes from a fresh work dir; a second run reproduces.
 
-Runs the real CLI twice in a fresh, isolated lab (work, cache, results dirs under
-a temporary folder): first `invoke quickstart` exactly as README's first command
-runs it (its screen output is kept in <lab>/first_run.txt and printed), then
-`invoke quickstart --json`. Prints:
+Runs the real CLI in a fresh, isolated lab (work, cache, results dirs under a temporary
+folder): first `invoke quickstart` exactly as README's first command runs it (its screen
+output is kept in <lab>/first_run.txt and printed), then `invoke quickstart --json`, then
+--more further runs. Prints:
 - wall time of the first (fresh) run against the 300 s target, and of the second;
 - whether accuracy numbers and dataset and model sha256 are identical;
-- per model and precision, the p50 change between the runs against the noise the
-  stability rule reported (the larger spread of the two runs).
+- per model and precision, the last run's p50 against the one before it with the verdict
+  `bench --compare` gives (toolchain.bench.compare: the within-run noise of both runs, and
+  from the 4th run on the run-to-run noise of the earlier runs in the lab's results folder).
 
-    python benchmarks/quickstart_time.py [--models small_cnn,...] [--keep DIR]
+    python benchmarks/quickstart_time.py [--models small_cnn,...] [--keep DIR] [--more 2]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 TARGET_S = 300.0
 
 
@@ -55,6 +57,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", help="lab.quickstart.models for this run (default: invoke.yaml)")
     ap.add_argument("--keep", help="use this folder for the lab instead of a temporary one")
+    ap.add_argument("--more", type=int, default=0,
+                    help="further quickstart runs after the second (3 or more give the "
+                         "last comparison a run-to-run noise)")
     args = ap.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qs-bench-"))
     env = dict(os.environ)
@@ -82,16 +87,26 @@ def main() -> None:
                    and a["rows"][k]["top5"] == b["rows"][k]["top5"] for k in a["rows"])
     print(f"identical accuracy: {same_acc}; identical dataset sha256: "
           f"{a['dataset'] == b['dataset']}; identical model sha256: {a['models'] == b['models']}")
-    for key in a["rows"]:
-        x, y = a["rows"][key], b["rows"][key]
-        change = abs(y["p50"] / x["p50"] - 1)
-        noise = max(x["spread"] or 0, y["spread"] or 0)
-        top1 = "-" if x["top1"] is None else f"{x['top1'] * 100:.2f}"
-        print(f"  {key[0]:14s} {key[1]}: top-1 {top1:>6s}  p50 {x['p50']:.3f} -> "
-              f"{y['p50']:.3f} ms, change {change * 100:.1f} % vs noise {noise * 100:.1f} % "
-              f"-> {'within' if change <= noise else 'OUTSIDE'} noise "
-              f"(stable {x['stable']}/{y['stable']})")
+    from toolchain.bench.compare import compare, load_history
+    from toolchain.bench.report import noise_cell
 
+    runs = [first["bench"], second["bench"]]
+    for i in range(args.more):
+        wall, more = run(env)
+        runs.append(more["bench"])
+        print(f"run {len(runs)}: {wall:.1f} s")
+    new, old = runs[-1], runs[-2]
+    history = [h for h in load_history(base / "results") if h.get("out_dir") != new["out_dir"]]
+    cmp = compare(new, old, history=history)
+    print(f"run {len(runs)} against run {len(runs) - 1}, as `bench --compare` says it:")
+    verdicts = []
+    for r in cmp.rows:
+        if r.p50_change_pct is None:
+            continue
+        verdicts.append(r.verdict)
+        print(f"  {r.model:14s} {r.precision}: p50 {r.old_p50_ms:.3f} -> {r.new_p50_ms:.3f} ms, "
+              f"change {r.p50_change_pct:+.1f} %, noise {noise_cell(r)} -> {r.verdict}")
+    print(f"verdicts: {', '.join(f'{verdicts.count(v)} {v}' for v in sorted(set(verdicts)))}")
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import math
+import statistics
 
 import pytest
 
@@ -435,6 +436,59 @@ def test_compare_calls_a_difference_within_both_runs_noise_noise():
     # +10 %: outside
     new = _with_spread(_report([_row("small", 2.2, 1.0)]), 0.04).to_dict()
     assert {r.precision: r for r in compare(new, old).rows}["fp32"].verdict == CHANGE
+
+
+def test_run_to_run_noise_needs_three_earlier_runs_and_is_their_scatter():
+    from toolchain.bench.compare import run_to_run_noise_pct
+
+    assert run_to_run_noise_pct([2.0, 2.2]) is None
+    p50s = [2.0, 2.2, 2.1]
+    logs = [math.log(x) for x in p50s]
+    mean = sum(logs) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 2)
+    assert run_to_run_noise_pct(p50s) == pytest.approx(2 * math.sqrt(2) * sd * 100)
+    assert run_to_run_noise_pct([2.0, 2.0, 2.0]) == 0.0
+
+
+def test_compare_widens_the_noise_with_comparable_earlier_runs(tmp_path):
+    """Two runs with 1 % window spreads, 8 % apart: a change on their own noise, noise once
+    three earlier runs of this machine scattered as much; runs of another host, or rows
+    measured busy, do not count."""
+    from toolchain.bench.compare import load_history
+    from toolchain.bench.report import compare_table
+
+    old = _with_spread(_report([_row("small", 2.0, 1.0)]), 0.01).to_dict()
+    new = _with_spread(_report([_row("small", 2.16, 1.0)]), 0.01).to_dict()
+    alone = {r.precision: r for r in compare(new, old).rows}["fp32"]
+    assert alone.verdict == CHANGE and alone.run_to_run_pct is None
+    assert alone.noise_pct == pytest.approx(1.0) == alone.within_run_pct
+
+    for i, p50 in enumerate((2.0, 2.2, 2.05)):
+        earlier = _with_spread(_report([_row("small", p50, 1.0)]), 0.01)
+        (tmp_path / f"r{i}").mkdir()
+        (tmp_path / f"r{i}" / "bench.json").write_text(json.dumps(earlier.to_dict()))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "bench.json").write_text("{not json")
+    other = _with_spread(_report([_row("small", 9.0, 1.0)]), 0.01)
+    other.provenance["host"]["hostname"] = "elsewhere"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "bench.json").write_text(json.dumps(other.to_dict()))
+    busy = _with_spread(_report([_row("small", 9.0, 1.0)]), 0.01, busy=True)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "bench.json").write_text(json.dumps(busy.to_dict()))
+
+    history = load_history(tmp_path)
+    assert len(history) == 5                    # the broken file skipped
+    cmp = compare(new, old, history=history)
+    row = {r.precision: r for r in cmp.rows}["fp32"]
+    assert row.history_runs == 3                # not the other host's, not the busy one
+    assert row.run_to_run_pct == pytest.approx(
+        2 * math.sqrt(2) * statistics.stdev(math.log(x) for x in (2.0, 2.2, 2.05)) * 100)
+    assert row.noise_pct == row.run_to_run_pct > 8.0
+    assert row.verdict == NOISE
+    cells = {r[2]: r[6] for r in compare_table(cmp)}
+    assert cells["fp32"] == f"±{row.noise_pct:.1f} run-to-run (3 runs)"
+    assert {r[2]: r[6] for r in compare_table(compare(new, old))}["fp32"] == "±1.0 within-run"
 
 
 def test_compare_says_not_comparable_when_either_run_was_busy():

@@ -1,14 +1,22 @@
 """`--compare OLD.json`: the change of every number against an earlier bench run.
 
-Each p50 change gets a verdict: "noise" when it lies within the combined noise of
-both runs (half the spread of each run's window p50s, added), "change" outside it,
-and "not comparable: machine busy" when either run measured that row on a busy
-machine (see toolchain.doctor.machine) whatever the numbers say.
+Each p50 change gets a verdict: "noise" when it lies within the noise of a difference
+between two runs, "change" outside it, and "not comparable: machine busy" when either run
+measured that row on a busy machine (see toolchain.doctor.machine) whatever the numbers say.
+
+The noise is the larger of two estimates:
+- within-run: half the spread of each run's window p50s, added. It cannot see a shift of
+  the whole machine between runs (on a shared VM, 8-11 % between two quickstarts a minute
+  apart, with no steal or load to show for it).
+- run-to-run: once the results folder holds HISTORY_MIN earlier comparable runs of the row
+  (same host, CPU, GPU, Paddle, library and dataset; not busy), the scatter of their p50s.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,10 @@ NOISE = "noise"
 CHANGE = "change"
 NOT_COMPARABLE = "not comparable: machine busy"
 
+HISTORY_MIN = 3       # earlier runs of a row before their scatter counts as its noise
+# Provenance fields that must match for an earlier run to count in the run-to-run noise.
+HISTORY_KEYS = ("host.hostname", "host.cpu_model", "gpu", "paddle.version",
+                "library.version_sha256", "dataset.sha256")
 # Provenance fields whose change makes a comparison less like-for-like.
 CONTEXT_KEYS = ("host.hostname", "host.cpu_model", "gpu", "paddle.version",
                 "library.version_sha256", "tool.version", "tool.git_commit", "dataset.sha256")
@@ -40,7 +52,10 @@ class ChangeRow(JsonResult):
     new_speedup: float | None
     status: str = "both"              # "both" | "only new" | "only old"
     within_noise: bool | None = None  # |p50 change| <= noise_pct
-    noise_pct: float | None = None    # combined noise of both runs, in % of the old p50
+    noise_pct: float | None = None    # the larger of the two below, in % of the old p50
+    within_run_pct: float | None = None   # from both runs' window spreads
+    run_to_run_pct: float | None = None   # from earlier runs' scatter (None: too few)
+    history_runs: int = 0             # earlier comparable runs of this row found
     busy: list[str] = field(default_factory=list)   # "old" / "new": which run was busy
     verdict: str | None = None        # NOISE | CHANGE | NOT_COMPARABLE; None: no p50 change
 
@@ -106,6 +121,44 @@ def combined_noise_pct(old_spread: float | None, new_spread: float | None) -> fl
     return sum(spreads) / 2 * 100 * (2 / len(spreads))    # one side known: count it twice
 
 
+def run_to_run_noise_pct(p50s: list[float]) -> float | None:
+    """The noise of a difference between two runs, from earlier runs' p50s of one row:
+    2 x sqrt(2) x their relative standard deviation (about 95 % for a normal scatter; the
+    difference of two runs scatters sqrt(2) times one run). None below HISTORY_MIN runs."""
+    p50s = [p for p in p50s if isinstance(p, (int, float)) and p > 0]
+    if len(p50s) < HISTORY_MIN:
+        return None
+    return 2 * math.sqrt(2) * statistics.stdev(math.log(p) for p in p50s) * 100
+
+
+def load_history(results_dir: Path) -> list[dict]:
+    """Every readable bench.json under results_dir/*/ (unreadable ones are skipped: the
+    history only widens the noise, it never decides alone)."""
+    out = []
+    for path in sorted(Path(results_dir).glob("*/bench.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("rows"), list):
+            out.append(data)
+    return out
+
+
+def history_p50s(history: list[dict], new: dict) -> dict[tuple, list[float]]:
+    """Per row key, the p50s of the earlier runs made like `new` (HISTORY_KEYS equal),
+    rows measured on a busy machine left out."""
+    want = [_dig(new.get("provenance") or {}, k) for k in HISTORY_KEYS]
+    out: dict[tuple, list[float]] = {}
+    for report in history:
+        if [_dig(report.get("provenance") or {}, k) for k in HISTORY_KEYS] != want:
+            continue
+        for key, row in _index(report).items():
+            if row["p50"] and not row["busy"]:
+                out.setdefault(key, []).append(row["p50"])
+    return out
+
+
 def verdict(change_pct: float | None, within_noise: bool | None, busy: list[str]) -> str | None:
     if change_pct is None:
         return None
@@ -116,16 +169,22 @@ def verdict(change_pct: float | None, within_noise: bool | None, busy: list[str]
     return NOISE if within_noise else CHANGE
 
 
-def compare(new: dict, old: dict, old_file: str = "") -> Comparison:
-    """Row by row (model, batch size, precision) change from `old` to `new` (bench.json dicts)."""
+def compare(new: dict, old: dict, old_file: str = "",
+            history: list[dict] | None = None) -> Comparison:
+    """Row by row (model, batch size, precision) change from `old` to `new` (bench.json dicts);
+    `history`: earlier bench.json dicts (old among them) for the run-to-run noise."""
     a, b = _index(old), _index(new)
+    earlier = history_p50s(history or [], new)
     rows = []
     for key in list(b) + [k for k in a if k not in b]:
         o, n = a.get(key, {}), b.get(key, {})
         pct = None
         if o.get("p50") and n.get("p50") is not None:
             pct = (n["p50"] / o["p50"] - 1) * 100
-        noise_pct = combined_noise_pct(o.get("spread"), n.get("spread"))
+        within_run = combined_noise_pct(o.get("spread"), n.get("spread"))
+        run_to_run = run_to_run_noise_pct(earlier.get(key, []))
+        known = [x for x in (within_run, run_to_run) if x is not None]
+        noise_pct = max(known) if known else None
         within = None if pct is None or noise_pct is None else abs(pct) <= noise_pct
         busy = [name for name, side in (("old", o), ("new", n)) if side.get("busy")]
         rows.append(ChangeRow(
@@ -135,7 +194,8 @@ def compare(new: dict, old: dict, old_file: str = "") -> Comparison:
             top1_change_pts=_diff(n.get("top1"), o.get("top1"), 100),
             old_speedup=o.get("speedup"), new_speedup=n.get("speedup"),
             status="both" if (key in a and key in b) else ("only new" if key in b else "only old"),
-            within_noise=within, noise_pct=noise_pct, busy=busy,
+            within_noise=within, noise_pct=noise_pct, within_run_pct=within_run,
+            run_to_run_pct=run_to_run, history_runs=len(earlier.get(key, [])), busy=busy,
             verdict=verdict(pct, within, busy)))
     context = {}
     for key in CONTEXT_KEYS:

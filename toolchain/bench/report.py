@@ -367,11 +367,20 @@ COMPARE_HEAD = ["Model", "Batch", "Precision", "p50 old", "p50 new", "change (%)
                 "speed-up new"]
 
 
+def noise_cell(r) -> str:
+    """'±1.8 within-run' or '±7.1 run-to-run (4 runs)': which estimate set the noise."""
+    if r.noise_pct is None:
+        return "-"
+    if r.run_to_run_pct is not None and r.run_to_run_pct >= (r.within_run_pct or 0):
+        return f"±{r.noise_pct:.1f} run-to-run ({r.history_runs} runs)"
+    return f"±{r.noise_pct:.1f} within-run"
+
+
 def compare_table(cmp: Comparison) -> list[list[str]]:
     def num(v, f="{:.2f}"):
         return "-" if v is None else f.format(v)
     return [[r.model, str(r.batch_size), r.precision, ms(r.old_p50_ms), ms(r.new_p50_ms),
-             num(r.p50_change_pct, "{:+.1f}"), num(r.noise_pct, "±{:.1f}"),
+             num(r.p50_change_pct, "{:+.1f}"), noise_cell(r),
              (r.verdict or "-") + (f" ({'/'.join(r.busy)})" if r.busy else ""),
              pct(r.old_top1), pct(r.new_top1), num(r.top1_change_pts, "{:+.2f}"),
              num(r.old_speedup), num(r.new_speedup)] for r in cmp.rows]

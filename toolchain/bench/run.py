@@ -25,7 +25,7 @@ from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
 from ..settings import BenchSettings, LabSettings
 from . import gates as gates_mod
-from .compare import compare, load_report
+from .compare import compare, load_history, load_report
 from .files import write_files
 from .report import BenchReport
 from .rows import BASELINE, PADDLE, BenchRow, PrecisionResult, variant_key
@@ -562,7 +562,8 @@ def run_bench(settings: LabSettings, req: BenchRequest,
         report.gates.append(parity_gate(parity))
     report.passed = all(g.passed for g in report.gates)
     if old is not None:
-        report.comparison = compare(report.to_dict(), old, old_file=str(req.compare))
+        report.comparison = compare(report.to_dict(), old, old_file=str(req.compare),
+                                    history=load_history(settings.results_dir))
     report.elapsed_s = round(time.monotonic() - started, 2)
     write_files(report, _out_dir(settings, req, now))
     return report
