@@ -2,7 +2,8 @@
 
 Each cycle creates a predictor (Python runner), runs a few batches drawn from the
 sample set, destroys it, collects garbage and samples this process's resident set
-(VmRSS) and, on a GPU, the process's GPU memory (nvidia-smi). After the warm-up
+(VmRSS) and, on a GPU, the process's GPU memory (nvidia-smi; with --runner cpp the
+demo's own cycles, and the GPU's used memory as cudaMemGetInfo reads it). After the warm-up
 cycles (allocator pools and first-use caches fill there) the RSS series is fitted
 with a least-squares line; its slope per cycle comes with a confidence interval
 (Student t), and the gate fails when the interval's lower bound is above
@@ -269,12 +270,16 @@ def _soak_cpp(settings: LabSettings, model_dir, precision: str, device: str, cyc
                         input_seed=seed if data_file is not None else None,
                         max_slope_kb=float(max_slope_kb), provenance=run.provenance)
     result.samples = [SoakCycle(int(c["soak_cycle"]), int(c["rss_kb"]), float(c["create_ms"]),
-                                float(c["batch_p50_ms"])) for c in run.cycles]
-    if run.device == "gpu":
-        result.notes.append("GPU memory not sampled per cycle for the C++ runner (the demo "
-                            "reports its RSS only)")
-    else:
+                                float(c["batch_p50_ms"]), c.get("gpu_used_mb"))
+                      for c in run.cycles]
+    errors = sorted({c["gpu_error"] for c in run.cycles if c.get("gpu_error")})
+    if run.device != "gpu":
         result.notes.append("GPU memory not sampled: the run is on the CPU")
+    elif errors:
+        result.notes.append(f"GPU memory not sampled: trt_clas said {'; '.join(errors)}")
+    else:
+        result.notes.append("GPU memory: the GPU's used memory after each cycle, as trt_clas "
+                            "read it (cudaMemGetInfo: the whole device, other processes too)")
     return result
 
 
@@ -297,8 +302,9 @@ def _judge(result: SoakResult) -> None:
     result.passed, result.verdict = slope_gate(result.rss_fit, result.max_slope_kb)
     gpu = [(float(s.cycle), s.gpu_mb * 1024.0) for s in fitted if s.gpu_mb is not None]
     if result.device == "gpu" and len(gpu) < len(fitted):
-        result.notes.append("GPU memory not sampled in every cycle (nvidia-smi did not list "
-                            "this process): no GPU slope")
+        why = ("nvidia-smi did not list this process" if result.runner == "python"
+               else "trt_clas could not read it")
+        result.notes.append(f"GPU memory not sampled in every cycle ({why}): no GPU slope")
     elif gpu:
         result.gpu_fit = fit_slope([x for x, _ in gpu], [y for _, y in gpu])
         ok, why = slope_gate(result.gpu_fit, result.max_slope_kb, "GPU memory")

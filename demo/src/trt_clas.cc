@@ -17,6 +17,10 @@
 #include "run_record.h"
 #include "timing.h"
 
+#ifdef PADDLE_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 using namespace demo;
 
 namespace {
@@ -114,6 +118,26 @@ TimedInputs LoadInputs(const Options& o, std::vector<float>* input) {
 // --soak_cycles: each cycle creates the predictor, times --repeats batches (drawn on from
 // the previous cycle's), destroys it and prints one JSON line with the resident set left
 // after it; the caller fits the slope (toolchain/soak.py).
+// The GPU's used memory after a soak cycle, as a JSON field (`, "gpu_used_mb": X`, or
+// `, "gpu_error": "why"`); "" on the CPU. Device-wide: cudaMemGetInfo cannot split it by
+// process, so other work on the same GPU counts too.
+std::string GpuMemoryField(const Options& o) {
+  if (o.device != Device::kGpu) return "";
+#ifdef PADDLE_WITH_CUDA
+  size_t free_bytes = 0, total_bytes = 0;
+  cudaError_t err = cudaSetDevice(o.gpu_id);
+  if (err == cudaSuccess) err = cudaMemGetInfo(&free_bytes, &total_bytes);
+  if (err != cudaSuccess)
+    return std::string(", \"gpu_error\": \"cudaMemGetInfo: ") + cudaGetErrorString(err) + "\"";
+  char field[64];
+  std::snprintf(field, sizeof field, ", \"gpu_used_mb\": %.1f",
+                static_cast<double>(total_bytes - free_bytes) / (1024.0 * 1024.0));
+  return field;
+#else
+  return ", \"gpu_error\": \"the demo was built without WITH_GPU (no CUDA runtime)\"";
+#endif
+}
+
 int Soak(const Options& o, float* input, const FillBatch& fill) {
   std::vector<float> output;
   int64_t number = 0;
@@ -130,7 +154,8 @@ int Soak(const Options& o, float* input, const FillBatch& fill) {
     }
     number += o.repeats;
     std::printf("{\"soak_cycle\": %d, \"rss_kb\": %lld, \"create_ms\": %.3f, "
-                "\"batch_p50_ms\": %.3f}\n", cycle, StatusKb("VmRSS"), create_ms, p50);
+                "\"batch_p50_ms\": %.3f%s}\n", cycle, StatusKb("VmRSS"), create_ms, p50,
+                GpuMemoryField(o).c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -421,6 +421,33 @@ def test_gpu_tensorrt_config_calls(demo_gpu, standin_model, tmp_path):
         print("no CUDA toolkit here: built with WITH_GPU=OFF (runtime GPU path still checked)")
 
 
+def test_gpu_soak_cycles_report_the_gpus_used_memory(demo_gpu, standin_model):
+    """trt_clas --device gpu --soak_cycles: each cycle's line carries the GPU's used memory
+    (cudaMemGetInfo) or why it could not be read; a CPU soak line has neither. Here there is
+    no GPU, so a CUDA build says what the CUDA runtime said (the capture in
+    tests/fixtures/demo_gpu_soak, which test_soak.py reads, came from this build)."""
+    import json
+
+    build_dir, have_cuda = demo_gpu
+    proc = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--device=gpu",
+                    "--soak_cycles=3", "--repeats=1")
+    assert proc.returncode == 0, proc.stderr
+    cycles = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith('{"soak_cycle"')]
+    assert [c["soak_cycle"] for c in cycles] == [1, 2, 3]
+    for c in cycles:
+        assert ("gpu_used_mb" in c) != ("gpu_error" in c), c
+        if "gpu_used_mb" in c:
+            assert c["gpu_used_mb"] > 0
+        elif have_cuda:
+            assert c["gpu_error"].startswith("cudaMemGetInfo: "), c
+        else:
+            assert "without WITH_GPU" in c["gpu_error"], c
+    cpu = run_demo(build_dir / "trt_clas", f"--model_dir={standin_model}", "--soak_cycles=2",
+                   "--repeats=1")
+    assert cpu.returncode == 0, cpu.stderr
+    assert '"soak_cycle": 2' in cpu.stdout and "gpu_" not in cpu.stdout
+
+
 def test_cmake_configure_errors_and_tensorrt_root(tmp_path, demo_2x):
     def configure(*args):
         return subprocess.run(["cmake", "-S", str(demo_helpers_source()), "-B",

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from support import FIXTURES
 from support.lab import lab_env, lab_settings
 from toolchain.errors import LabError
 from toolchain.soak import (fit_slope, gpu_process_memory_mb, slope_gate, soak,
@@ -149,3 +150,40 @@ def test_invoke_soak_prints_the_table_and_gates(trained_lab, invoke_cli, tmp_pat
     r = json.loads(proc.stdout)
     assert proc.returncode == (0 if r["passed"] else 1)
     assert r["cycles"] == 6 and len(r["samples"]) == 6
+
+
+@pytest.mark.parametrize("gpu", ["read", "not readable"])
+def test_cpp_soak_on_a_gpu_fits_the_gpu_memory_trt_clas_read(tmp_path, monkeypatch, gpu):
+    """`soak --runner cpp --device gpu` on what trt_clas printed. no_gpu.jsonl is real: this
+    machine's CUDA build of the demo, where cudaMemGetInfo fails (no GPU, no driver;
+    tests/fixtures/demo_gpu_soak/capture.py made it). "read" is a STAND-IN for a GPU host:
+    the same lines with the error replaced by a used-memory figure, as trt_clas prints it
+    when cudaMemGetInfo answers. The GPU memory gets its own slope and gate; a cycle
+    without it is a note naming what trt_clas said, and no GPU slope. run_cpp_soak returns
+    these lines (no GPU Paddle can run here)."""
+    from toolchain.runners import run as run_mod
+    from toolchain.settings import LabSettings
+
+    lines = [json.loads(ln) for ln in
+             (FIXTURES / "demo_gpu_soak" / "no_gpu.jsonl").read_text().splitlines()]
+    assert all(c["gpu_error"].startswith("cudaMemGetInfo: ") for c in lines)
+    if gpu == "read":
+        for c in lines:
+            del c["gpu_error"]
+            c["gpu_used_mb"] = 523.0 + (0.5 if c["soak_cycle"] % 2 else 0.0)
+    monkeypatch.setattr(run_mod, "run_cpp_soak", lambda *a, **k: run_mod.CppSoak(
+        lines, "standin", str(tmp_path), "gpu", 1, {"args": ["--device=gpu"]}))
+    settings = LabSettings.from_mapping({"work_dir": str(tmp_path / "w"),
+                                         "results_dir": str(tmp_path / "r")})
+    r = soak(settings, tmp_path, runner="cpp", device="gpu", cycles=len(lines),
+             warmup_cycles=2, out=tmp_path / "out")
+    assert [s.gpu_mb for s in r.samples] == [c.get("gpu_used_mb") for c in lines]
+    if gpu == "read":
+        assert r.gpu_fit is not None and "GPU memory" in r.verdict and r.passed
+        assert any("cudaMemGetInfo: the whole device" in n for n in r.notes), r.notes
+    else:
+        assert r.gpu_fit is None
+        assert any(n.startswith("GPU memory not sampled: trt_clas said cudaMemGetInfo: ")
+                   for n in r.notes), r.notes
+        assert any("trt_clas could not read it" in n for n in r.notes), r.notes
+    assert (tmp_path / "out" / "soak.png").read_bytes()[:4] == b"\x89PNG"
