@@ -148,3 +148,24 @@ def test_cpp_gpu_on_a_cpu_build_is_refused(cpp_lab, standin_model):  # noqa: F81
     settings = cpp_lab[0]
     with pytest.raises(LabError, match="CPU library"):
         run_latency(settings, standin_model, "fp32", device="gpu", runner="cpp", repeats=1)
+
+
+@pytest.mark.slow
+def test_cpp_bf16_reaches_the_demo_and_its_refusal_comes_back(cpp_lab, standin_model,
+                                                               tmp_path, monkeypatch):
+    """`run --bf16 --runner cpp`: past the CPU gate (a cpuinfo with amx_bf16 here, so the
+    test does not depend on CI's CPU) the precision reaches trt_clas as --precision=bf16. The
+    stand-in 2.x library has no EnableMkldnnBfloat16 (like Paddle < 2.1), so the demo refuses,
+    and its refusal comes back as one LabError naming the call."""
+    from toolchain.doctor import collectors
+
+    settings, data, _images, _labels = cpp_lab
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16\n\n")
+    monkeypatch.setattr(collectors, "CPUINFO", cpuinfo)
+    with pytest.raises(LabError) as err:
+        run_latency(settings, standin_model, "bf16", device="cpu", runner="cpp",
+                    batch_size=2, warmup=1, repeats=2, threads=1, data_file=data)
+    text = " ".join(str(x) for x in (err.value.message, err.value.where, err.value.hint))
+    assert "EnableMkldnnBfloat16" in text, text
+    assert "--precision=bf16" in text or "trt_clas" in text, text

@@ -99,3 +99,26 @@ def test_bench_takes_bf16_runs_it_on_the_fp32_folder_and_shows_its_column(tmp_pa
     assert "BF16 p50 (ms)" in markdown(rep)
     write_chart(rep, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").stat().st_size > 0
+
+
+def test_quickstart_bf16_is_refused_before_any_step_on_a_cpu_without_it(tmp_path, monkeypatch):
+    """`invoke quickstart --bf16` on a CPU whose cpuinfo lists neither flag: one message
+    naming the file, before a dataset, model or library is made (the work dir stays empty)."""
+    from toolchain.doctor import collectors
+    from toolchain.quickstart import run_quickstart
+    from toolchain.settings import LabSettings
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra="avx512f avx512_vnni"))
+    monkeypatch.setattr(collectors, "CPUINFO", cpuinfo)
+    work = tmp_path / "work"
+    settings = LabSettings.from_mapping({"work_dir": str(work),
+                                         "cache_dir": str(tmp_path / "cache"),
+                                         "results_dir": str(tmp_path / "results")})
+    said = []
+    with pytest.raises(LabError) as err:
+        run_quickstart(settings, bf16=True, say=lambda text, transient=False: said.append(text))
+    assert "--bf16 needs a CPU with" in err.value.message
+    assert err.value.where == str(cpuinfo)
+    assert said == []
+    assert not work.exists() and not (tmp_path / "results").exists()
