@@ -14,7 +14,10 @@ One run on this machine, side by side on the same images:
      the run summed (sampled every 20 ms from /proc).
 
 Targets (issue 6): ratio >= 1.8 with identical bytes; peak RSS <= 300 MB for
-2,000 images. Issue 16: >= 12x on 16 cores for 3,000 images, PSS <= 300 MB.
+2,000 images on 2 cores. Issue 16: >= 12x on 16 cores for 3,000 images, PSS <= 300 MB
+(RSS summed over forked workers counts their shared pages once each). PASS/FAIL applies
+the targets for the core count it runs on (the ratio is best-of-rounds; the median is
+printed beside it).
 
     python benchmarks/preprocess_throughput.py [--images 2000] [--rounds 3] [--keep DIR]
                                                [--priority] [--scaling 1,2,4,8,16] [--phases]
@@ -342,9 +345,14 @@ def main() -> int:
               f"peak RSS {ref_rss:6.1f} MB (PSS {ref_pss:6.1f} MB)")
         print(f"ours ({cores} jobs):        {our_s:7.2f} s  {n / our_s:7.1f} images/s  "
               f"peak RSS {our_rss:6.1f} MB (PSS {our_pss:6.1f} MB), all processes summed")
+        # issue 6: >= 1.8x and RSS <= 300 MB on 2 cores; issue 16: >= 12x on 16 cores, and PSS
+        # (RSS counts the pages forked workers share once per worker) <= 300 MB
+        want_ratio = 12.0 if cores >= 16 else 1.8
+        rss_limited = cores <= 2
         print(f"throughput ratio: {ratio:.2f} x best-of-rounds, {median:.2f} x median "
-              f"(target >= 1.8)   identical bytes: {'yes' if identical else 'NO'}   "
-              f"peak RSS {our_rss:.0f} MB (target <= 300 MB)")
+              f"(target >= {want_ratio:g} on {cores} cores)   identical bytes: "
+              f"{'yes' if identical else 'NO'}   peak PSS {our_pss:.0f} MB"
+              + (f", RSS {our_rss:.0f} MB" if rss_limited else "") + " (target <= 300 MB)")
         print(f"CPU per image: reference {ref_cpu / n * 1e3:.2f} ms, ours {our_cpu / n * 1e3:.2f} ms "
               f"(all processes; the machine is shared, load average now "
               f"{os.getloadavg()[0]:.2f})")
@@ -354,7 +362,8 @@ def main() -> int:
                                    [int(j) for j in args.scaling.split(",")], args.rounds)
         if args.phases:
             print_phases(phases)
-        ok = identical and ratio >= 1.8 and our_rss <= 300
+        ok = (identical and ratio >= want_ratio and our_pss <= 300
+              and (our_rss <= 300 or not rss_limited))
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
 
