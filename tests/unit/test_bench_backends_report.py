@@ -130,8 +130,37 @@ def test_screen_table_fits_80_columns_and_marks_the_fastest():
     render_report(con, _report([_row()]))
     text = con.export_text()
     assert "Backends on the same files" in text
-    assert "openvino *" in text and "cannot run: paddle2onnx failed" in text
+    assert "openvino*" in text and "cannot run: paddle2onnx failed" in text
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_three_precisions_and_the_widest_backend_rows_still_fit_unbroken():
+    """FP32/INT8/BF16 with ONNX Runtime fastest and a top-5 of 100: every cell whole on its
+    line (headers may wrap between words), nothing past 80 columns."""
+    from rich.console import Console
+
+    from toolchain.bench.render import render_report
+
+    row = _row()
+    row.results["fp32"] = _res("paddle", "fp32", 47.778, 0.95)
+    row.results["bf16"] = _res("paddle", "bf16", 3.0, 0.95)
+    row.backends["onnxruntime:fp32"] = _res("onnxruntime", "fp32", 1.0, 0.95)
+    row.backends["openvino:bf16"] = _res("openvino", "bf16", 1.5, 0.95)
+    row.backends["onnxruntime:bf16"] = _res("onnxruntime", "bf16",
+                                            cannot="onnxruntime has no bfloat16 kernels")
+    con = Console(width=80, record=True, color_system=None)
+    render_report(con, _report([row.derive()]))
+    text = con.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    main = next(ln for ln in lines if ln.startswith("small_cnn") and "47.78" in ln)
+    assert main.split() == ["small_cnn", "95.0", "79.0", "95.0", "47.78", "4.000", "3.000",
+                            "11.94", "15.93"]        # top-1 alone, no reduction columns
+    assert "Top-5 and the latency reductions" in text
+    assert any(ln.split()[1:6] == ["onnxruntime*", "95.0/100.0", "1.000", "1.180", "47.78"]
+               for ln in lines), text
+    assert sum(ln.split()[-3:] == ["onnxruntime", "cannot", "run"] for ln in lines) == 2
+    assert all(w in text for w in ("stable", "paddle", "fp32"))   # headers whole words
 
 
 def test_a_missing_backend_package_names_the_extra():

@@ -11,6 +11,7 @@ from .report import (BUSY, FASTEST, BenchReport, backend_table, busy_summary,
 from .tails import COV_WARNING
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
+SCREEN_WIDTH = 80
 SCREEN_HEAD = {"top-1/top-5 (%)": "acc", "p50 (ms)": "ms", "speed-up (x)": "speed-up",
                "latency reduction (%)": "reduction"}
 
@@ -30,11 +31,20 @@ def table(title: str, head: list[str], body: list[list[str]], text_columns: tupl
     # space-separated columns without padding: the tables fit 80 columns
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    from rich.text import Text
+
+    def cell_width(i: int) -> int:
+        return max([Text.from_markup(cells[i]).cell_len for cells in body if i < len(cells)]
+                   + [1])
+
+    # A table wider than 80 columns gets each column as wide as its widest cell or the
+    # longest word of its header, so headers wrap between words and cells never do.
+    natural = [max(cell_width(i), len(name)) for i, name in enumerate(head)]
+    fixed = sum(natural) + 2 * (len(head) - 1) > SCREEN_WIDTH
     for i, name in enumerate(head):
-        # cells never truncated: the headers wrap instead
+        width = max([cell_width(i)] + [len(w) for w in name.split()]) if fixed else None
         table.add_column(name, justify="left" if i in text_columns else "right",
-                         no_wrap=(i in no_wrap),
-                         overflow="fold")
+                         no_wrap=(i in no_wrap), width=width, overflow="fold")
     for cells in body:
         table.add_row(*cells)
     return table
@@ -111,24 +121,62 @@ def _backends_screen(report: BenchReport) -> tuple[list[str], list[list[str]], l
             rest = [_screen_cell(c) for c in rest]
         model, backend = escape(model), escape(backend)
         body.append([model if model != last else "", prec,
-                     f"[bold green]{backend} *[/]" if fastest else backend, *rest])
+                     f"[bold green]{backend}*[/]" if fastest else backend, *rest])
         last = model
     return head, body, reasons
+
+
+def _screen_ms(cell: str) -> str:
+    """A p50 in at most 5 characters: '1.514', '47.78', '244.2'."""
+    number, _, rest = cell.partition(" ")
+    try:
+        v = float(number)
+    except ValueError:
+        return cell
+    digits = 3 if v < 10 else 2 if v < 100 else 1 if v < 1000 else 0
+    return f"{v:.{digits}f}" + (f" {rest}" if rest else "")
+
+
+def screen_main_table(report: BenchReport) -> tuple[list[str], list[list[str]]]:
+    """main_table for 80 columns: p50s in 5 characters; with more than two precisions, top-1
+    alone and no latency-reduction columns (bench.md keeps top-5 and the reductions)."""
+    head, body = main_table(report)
+    many = len(report.precisions) > 2
+    keep = [i for i, h in enumerate(head) if not (many and "latency reduction" in h)]
+
+    def cell(i: int, c: str) -> str:
+        if head[i].endswith("p50 (ms)"):
+            return _screen_cell(_screen_ms(c))
+        c = _screen_cell(c)
+        return c.split("/")[0] if many and head[i].endswith("top-1/top-5 (%)") else c
+
+    body = [[cell(i, c) for i, c in enumerate(cells) if i in keep] for cells in body]
+    head = [_short(head[i]) for i in keep]
+    if many:
+        head = [h.replace(" acc", " top-1").replace("Speed-up", "INT8 speed-up")
+                for h in head]
+    return head, body
 
 
 def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> None:
     from rich.markup import escape
 
-    head, body = main_table(report)
-    body = [[_screen_cell(c) for c in cells] for cells in body]
+    head, body = screen_main_table(report)
     con.print()
-    con.print(table(f"{' vs '.join(p.upper() for p in report.precisions)}: acc = "
-                    "top-1/top-5 %, ms = p50 latency per batch",
-                     [_short(h) for h in head], body))
+    many = len(report.precisions) > 2
+    con.print(table(f"{' vs '.join(p.upper() for p in report.precisions)}: "
+                    + ("top-1 %" if many else "acc = top-1/top-5 %")
+                    + ", ms = p50 latency per batch", head, body,
+                    no_wrap=(0,) + tuple(i for i, h in enumerate(head) if h.endswith(" acc"))))
     if any(r.kind == "seeded" for r in report.rows):
         con.print("[dim]* seeded weights (untrained): latency only, accuracy n/a.[/]")
-    con.print("[dim]Speed-up = FP32 p50 / INT8 p50; reduction = 1 - INT8 p50 / FP32 p50 (what "
-              "the tutorial's \"speed-up\" column holds).[/]")
+    if len(report.precisions) > 2:
+        con.print("[dim]Speed-up = FP32 p50 / this precision's p50. Top-5 and the latency "
+                  "reductions (1 - 1/speed-up, what the tutorial's \"speed-up\" column holds) "
+                  "are in bench.md.[/]")
+    else:
+        con.print("[dim]Speed-up = FP32 p50 / INT8 p50; reduction = 1 - INT8 p50 / FP32 p50 "
+                  "(what the tutorial's \"speed-up\" column holds).[/]")
     if percentiles:
         con.print()
         con.print(table("Latency per batch (ms; all percentiles in bench.md)",
@@ -137,7 +185,7 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
         con.print()
         head, body, reasons = _backends_screen(report)
         con.print(table("Backends on the same files, inputs and timer (CPU, ms per batch)",
-                        head, body, text_columns=(0, 1, 2), no_wrap=(0, 1, 2)))
+                        head, body, text_columns=(0, 1, 2), no_wrap=(0, 1, 2, 3, 4, 5)))
         for reason in reasons:
             con.print(f"[yellow]{escape(reason)}[/]")
         con.print("[dim]vs paddle = Paddle p50 / this p50 at the same precision; vs fp32 = the "
