@@ -1,9 +1,10 @@
 """Paddle Inference (the tool's CPU plans) against OpenVINO and ONNX Runtime on the same files (#17).
 
-Each (model, precision, backend) is timed in a fresh worker process: batch 1, the same
-seeded sample set of distinct inputs (cycled), the same warm-up and the same timer scope
-(input copy + run + output copy). Two rounds in ABBA order; the p50 is over both rounds'
-samples and the spread between the rounds' p50s is printed beside it.
+Each (model, precision, backend) is timed in a fresh worker process: batch 1 (or
+--batch-size: a larger batch shows how much of a gap is per-call cost), the same seeded
+sample set of distinct inputs (cycled), the same warm-up and the same timer scope (input
+copy + run + output copy). Two rounds in ABBA order; the p50 (ms per call) is over both
+rounds' samples and the spread between the rounds' p50s is printed beside it.
 
   python benchmarks/backends.py --models-dir .lab/models              # after `invoke quickstart`
   python benchmarks/backends.py --models-dir DIR --models resnet50 --runs 60 --json
@@ -76,7 +77,8 @@ def worker(spec: dict) -> dict:
     except Exception as err:  # a backend that cannot load the model is a row saying why
         return {"error": " ".join(str(getattr(err, "message", err)).split())[:300]}
     rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal((1, 3, 224, 224), dtype=np.float32) for _ in range(32)]
+    shape = (spec["batch_size"], 3, 224, 224)
+    inputs = [rng.standard_normal(shape, dtype=np.float32) for _ in range(32)]
     for i in range(spec["warmup"]):
         infer(inputs[i % len(inputs)])
     samples, finite = [], True
@@ -107,6 +109,8 @@ def main() -> int:
     ap.add_argument("--precisions", default=",".join(PRECISIONS))
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=1,
+                    help="images per call (a larger batch shows what is per-call cost)")
     ap.add_argument("--runs", type=int, default=60, help="timed runs per round (2 rounds)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--timeout", type=float, default=600, help="seconds per worker")
@@ -139,6 +143,7 @@ def main() -> int:
             for backend in backends:
                 cells.append({"model": model, "precision": precision, "backend": backend,
                               "model_dir": str(model_dir), "threads": args.threads,
+                              "batch_size": args.batch_size,
                               "runs": args.runs, "warmup": args.warmup,
                               "cache": str(cache)})
     rounds = [cells, list(reversed(cells))]     # ABBA: drift hits every cell alike
@@ -170,9 +175,9 @@ def main() -> int:
                        load_ms=got[0]["load_ms"])
         rows.append(row)
     if args.json:
-        print(json.dumps({"threads": args.threads, "batch_size": 1, "rows": rows}, indent=2))
+        print(json.dumps({"threads": args.threads, "batch_size": args.batch_size, "rows": rows}, indent=2))
         return 0
-    print(f"batch 1, {args.threads} threads, p50 over 2 rounds x {args.runs} runs "
+    print(f"batch {args.batch_size}, {args.threads} threads, p50 over 2 rounds x {args.runs} runs "
           "(spread: between the rounds' p50s)")
     print(f"{'model':<14}{'precision':<10}" + "".join(f"{b + ' p50 ms':>22}" for b in backends)
           + "  fastest")
