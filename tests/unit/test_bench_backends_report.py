@@ -175,3 +175,39 @@ def test_a_missing_backend_package_names_the_extra():
     assert out.returncode == 0, out.stderr
     assert "backend openvino: openvino is not installed" in out.stdout
     assert ".[backends]" in out.stdout
+
+
+def test_compare_covers_the_other_engines_variants():
+    """`bench --backends ... --compare OLD`: each backend variant that ran is a change row of
+    its own ("openvino:int8"); one that could not run is none."""
+    from toolchain.bench.compare import compare
+
+    old = _report([_row()]).to_dict()
+    new_row = _row()
+    new_row.backends["openvino:int8"] = _res("openvino", "int8", 5.5, 0.78)
+    new = _report([new_row.derive()]).to_dict()
+    by = {r.precision: r for r in compare(new, old).rows}
+    assert set(by) == {"fp32", "int8", "openvino:fp32", "openvino:int8", "onnxruntime:fp32"}
+    assert by["openvino:int8"].p50_change_pct == pytest.approx(10.0)
+    assert by["openvino:fp32"].p50_change_pct == pytest.approx(0.0)
+    assert by["openvino:int8"].old_top1 == pytest.approx(0.78)
+
+
+def test_chart_bars_the_other_engines_under_paddles_of_each_precision(tmp_path):
+    """bench.png with --backends: per precision Paddle's bar, then each engine's that ran
+    (none for one that cannot run), labelled with its speed against Paddle; the fastest
+    says so. The chart itself is written and looked at (docs: bench.md)."""
+    from toolchain.bench.chart import variant_text, variants, write_chart
+
+    row = _row()
+    bars = variants(row, ["fp32", "int8"])
+    assert [(b, r.precision) for b, r in bars] == [
+        ("", "fp32"), ("openvino", "fp32"), ("onnxruntime", "fp32"),
+        ("", "int8"), ("openvino", "int8")]          # onnxruntime:int8 cannot run: no bar
+    texts = {(b, r.precision): variant_text(row, b, r) for b, r in bars}
+    assert texts[("openvino", "fp32")] == "8 ms  1.25x Paddle's  (fastest)"
+    assert texts[("onnxruntime", "fp32")] == "12.5 ms  0.80x Paddle's"
+    assert texts[("", "int8")] == "4 ms  2.50x faster  (fastest)"
+    assert texts[("openvino", "int8")] == "5 ms  0.80x Paddle's"
+    write_chart(_report([row]), tmp_path / "bench.png")
+    assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,8 +2,10 @@
 
 Left, one panel per (model, batch size) on its own linear axis from 0: a p50 bar per
 precision, the speed-up against FP32 written on the bar's label, a whisker to p90
-where p90 has enough samples, hatches on unstable and busy measurements. Right,
-accuracy as points on an axis zoomed to the data, top-1 and top-5 written.
+where p90 has enough samples, hatches on unstable and busy measurements. With
+`--backends`, each other engine's variant is a lighter bar under Paddle's of the same
+precision, labelled with its speed against Paddle; the fastest at a precision says so.
+Right, accuracy as points on an axis zoomed to the data, top-1 and top-5 written.
 """
 
 from __future__ import annotations
@@ -38,21 +40,49 @@ def bar_text(row: BenchRow, precision: str) -> str:
     return text
 
 
+def variants(row: BenchRow, precs: list[str]) -> list[tuple[str, object]]:
+    """The bars of a model's panel, top to bottom: per precision Paddle's, then each other
+    engine's that has a p50 ("" names Paddle's: its label is the precision alone)."""
+    out = []
+    for p in precs:
+        for res in row.by_precision().get(p, []):
+            if res.latency_ms:
+                out.append(("" if res.backend == "paddle" else res.backend, res))
+    return out
+
+
+def variant_text(row: BenchRow, backend: str, res) -> str:
+    """Paddle's bar: bar_text. Another engine's: its p50 and its speed against Paddle at the
+    same precision; the fastest at that precision says so."""
+    if not backend:
+        text = bar_text(row, res.precision)
+    else:
+        p50 = res.latency_ms.p50
+        text = f"{p50:.3g} ms" if p50 < 1000 else f"{p50:.0f} ms"
+        paddle = row.results.get(res.precision)
+        if paddle is not None and paddle.latency_ms and p50 > 0:
+            text += f"  {paddle.latency_ms.p50 / p50:.2f}x Paddle's"
+    if row.backends and row.fastest.get(res.precision) == res.backend:
+        text += "  (fastest)"
+    return text
+
+
 def _latency_panel(ax, row: BenchRow, precs: list[str]) -> None:
-    names = [p for p in precs if p in row.results and row.results[p].latency_ms]
-    p50 = [row.results[p].latency_ms.p50 for p in names]
-    p90 = [row.results[p].latency_ms.p90 for p in names]
-    for i, p in enumerate(names):
-        res = row.results[p]
+    bars = variants(row, precs)
+    p50 = [res.latency_ms.p50 for _, res in bars]
+    p90 = [res.latency_ms.p90 for _, res in bars]
+    for i, (backend, res) in enumerate(bars):
         whisker = None if p90[i] is None else [[0], [max(0.0, p90[i] - p50[i])]]
-        ax.barh(i, p50[i], height=0.7, color=COLORS.get(p, "#888888"), xerr=whisker,
-                capsize=3, hatch=hatch_of(res), edgecolor="black" if hatch_of(res) else None,
-                linewidth=0.6)
-        label = bar_text(row, p) + ("  (p90 n/a)" if p90[i] is None else "")
+        ax.barh(i, p50[i], height=0.7, color=COLORS.get(res.precision, "#888888"),
+                alpha=0.45 if backend else 1.0, xerr=whisker, capsize=3, hatch=hatch_of(res),
+                edgecolor="black" if hatch_of(res) else None, linewidth=0.6)
+        label = variant_text(row, backend, res) + ("  (p90 n/a)" if p90[i] is None else "")
         ax.text((p90[i] if p90[i] is not None else p50[i]), i, "  " + label,
                 va="center", fontsize=8,
-                fontweight="bold" if p != BASELINE else "normal")
-    ax.set_yticks(range(len(names)), [p.upper() for p in names], fontsize=8)
+                fontweight="bold" if res.precision != BASELINE and not backend else "normal")
+    names = [f"{res.precision.upper()} {backend or ('paddle' if row.backends else '')}"
+             for backend, res in bars]
+    ax.set_yticks(range(len(bars)), [n.strip() for n in names], fontsize=8)
     ax.invert_yaxis()
     top = max((b for b in p90 + p50 if b is not None), default=1.0)
     ax.set_xlim(0, top * 1.7)      # room for the label right of the longest bar
@@ -114,7 +144,7 @@ def write_chart(report: BenchReport, path: Path) -> None:
     precs = report.precisions
     rows = [r for r in report.rows if any(res.latency_ms for res in r.results.values())]
     n = max(1, len(rows))
-    panel_h = 0.45 + 0.3 * max(1, len(precs))
+    panel_h = 0.45 + 0.3 * max([1, len(precs)] + [len(variants(r, precs)) for r in rows])
     fig = plt.figure(figsize=(13, max(4.0, n * panel_h + 1.8)))
     grid = fig.add_gridspec(n, 2, width_ratios=[3, 2], wspace=0.4)
     axes = [fig.add_subplot(grid[j, 0]) for j in range(n)]
@@ -130,6 +160,9 @@ def write_chart(report: BenchReport, path: Path) -> None:
     ax_acc.set_title("Accuracy: higher is better", loc="left", fontsize=10, fontweight="bold")
 
     handles = [Patch(facecolor=COLORS.get(p, "#888888"), label=f"{p.upper()} p50") for p in precs]
+    if any(r.backends for r in rows):
+        handles.append(Patch(facecolor="#888888", alpha=0.45,
+                             label="lighter: other engines (--backends)"))
     handles.append(Line2D([], [], color="black", marker="|", linestyle="-",
                           label="whisker: p90 (none: under 64 samples)"))
     if has_accuracy:
@@ -138,7 +171,7 @@ def write_chart(report: BenchReport, path: Path) -> None:
                            linestyle="", label="top-5")]
     marks = {UNSTABLE_HATCH: "not stable", BUSY_HATCH: "machine busy"}
     for hatch, label in marks.items():
-        if any(hatch in (hatch_of(res) or "") for r in rows for res in r.results.values()):
+        if any(hatch in (hatch_of(res) or "") for r in rows for _, res in variants(r, precs)):
             handles.append(Patch(facecolor="white", edgecolor="black", hatch=hatch, label=label))
     fig.legend(handles=handles, loc="lower left", ncol=len(handles), fontsize=8,
                frameon=False, bbox_to_anchor=(0.02, 0.0))
@@ -149,7 +182,7 @@ def write_chart(report: BenchReport, path: Path) -> None:
                  f"({gpus or host}) - {report.created_at}", fontsize=10)
     if any(r.kind == "seeded" for r in report.rows):
         fig.text(0.98, 0.01, "* seeded weights: latency only", fontsize=8, ha="right")
-    fig.subplots_adjust(left=0.08, right=0.80, top=1 - 0.9 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.12 if any(r.backends for r in rows) else 0.08, right=0.80, top=1 - 0.9 / fig.get_figheight(),
                         bottom=1.0 / fig.get_figheight(), hspace=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)

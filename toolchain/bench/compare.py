@@ -94,9 +94,14 @@ def _dig(data: dict, dotted: str) -> Any:
 
 
 def _index(report: dict) -> dict[tuple, dict]:
+    """(model, batch size, precision) -> the numbers compared; other engines' variants
+    (`--backends`) under their key, e.g. "openvino:int8", when they ran."""
     out = {}
     for row in report.get("rows", []):
-        for prec, res in (row.get("results") or {}).items():
+        variants = list((row.get("results") or {}).items()) + \
+            [(key, res) for key, res in (row.get("backends") or {}).items()
+             if not res.get("cannot_run")]
+        for prec, res in variants:
             out[(row.get("model"), int(row.get("batch_size", 0)), prec)] = {
                 "p50": (res.get("latency_ms") or {}).get("p50"),
                 "top1": res.get("top1"),
