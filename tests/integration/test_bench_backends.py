@@ -53,7 +53,11 @@ def test_openvino_beside_paddle_with_accuracy_and_latency(backends_run):
         # measured in the same rounds: one window each per round, the same stability rule
         assert ov["stability"]["windows"] == paddle["stability"]["windows"]
         assert dict(ov["config_calls"])["INFERENCE_PRECISION_HINT"] == "f32"
-        assert row["fastest"][precision] in ("paddle", "openvino")
+        # the fastest is the lowest p50 among the variants that ran (on a CPU with AMX,
+        # ONNX Runtime is often the fastest at FP32)
+        ran = {"paddle": paddle, **{k.split(":")[0]: v for k, v in row["backends"].items()
+                                    if k.endswith(precision) and not v["cannot_run"]}}
+        assert row["fastest"][precision] == min(ran, key=lambda b: ran[b]["latency_ms"]["p50"])
     ort32, ort8 = row["backends"]["onnxruntime:fp32"], row["backends"]["onnxruntime:int8"]
     assert ort32["cannot_run"] == "" and ort32["latency_ms"]["p50"] > 0
     assert abs(ort32["top1"] - row["results"]["fp32"]["top1"]) <= 0.01

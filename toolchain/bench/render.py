@@ -12,6 +12,7 @@ from .tails import COV_WARNING
 
 # Shorter headings than bench.md's so the tables fit an 80-column terminal.
 SCREEN_WIDTH = 80
+SHORT_CELL = 16     # wider cells are text that may wrap
 SCREEN_HEAD = {"top-1/top-5 (%)": "acc", "p50 (ms)": "ms", "speed-up (x)": "speed-up",
                "latency reduction (%)": "reduction"}
 
@@ -37,12 +38,15 @@ def table(title: str, head: list[str], body: list[list[str]], text_columns: tupl
         return max([Text.from_markup(cells[i]).cell_len for cells in body if i < len(cells)]
                    + [1])
 
-    # A table wider than 80 columns gets each column as wide as its widest cell or the
-    # longest word of its header, so headers wrap between words and cells never do.
+    # In a table wider than 80 columns, each column of short cells (numbers, names) is as
+    # wide as its widest cell or the longest word of its header, so its header wraps
+    # between words and its cells never do; columns of longer text take the rest and wrap.
     natural = [max(cell_width(i), len(name)) for i, name in enumerate(head)]
     fixed = sum(natural) + 2 * (len(head) - 1) > SCREEN_WIDTH
     for i, name in enumerate(head):
-        width = max([cell_width(i)] + [len(w) for w in name.split()]) if fixed else None
+        short = cell_width(i) <= SHORT_CELL
+        width = max([cell_width(i)] + [len(w) for w in name.split()]) \
+            if fixed and short else None
         table.add_column(name, justify="left" if i in text_columns else "right",
                          no_wrap=(i in no_wrap), width=width, overflow="fold")
     for cells in body:
