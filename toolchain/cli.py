@@ -170,6 +170,7 @@ def _hook_env_and_help() -> None:
     left while help was printed: stop quietly with 141, as for a task)."""
     try:
         from invoke.env import Environment
+        from invoke.exceptions import UncastableEnvVar
         from invoke.program import Program
     except ImportError:
         return
@@ -178,12 +179,19 @@ def _hook_env_and_help() -> None:
     def path_set(self, key_path, value):
         try:
             return original_path_set(self, key_path, value)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, UncastableEnvVar) as err:
             name = self._prefix + self._to_env_var(key_path)
             old = self._path_get(key_path)
+            setting = ".".join(key_path)
+            if isinstance(old, (list, tuple)):
+                raise Exit(f"error: {name} cannot set the list setting {setting} (default "
+                           f"{list(old)!r}): Invoke reads no lists from the environment\n"
+                           f"  where: the environment\n"
+                           f"  fix:   unset {name}, and set {setting} as a YAML list in "
+                           "invoke.yaml", code=2) from None
             kind = {int: "an integer", float: "a number"}.get(type(old), type(old).__name__)
             raise Exit(f"error: {name}={value!r} is not {kind} (the setting "
-                       f"{'.'.join(key_path)}, default {old!r})\n"
+                       f"{setting}, default {old!r})\n"
                        f"  where: the environment ({err})\n"
                        f"  fix:   set {name} to {kind}, or unset it", code=2) from None
 

@@ -370,3 +370,16 @@ def test_a_setting_from_the_environment_that_is_not_a_number(lab_env, value):
     assert f"INVOKE_LAB_FETCH_RETRIES={value!r} is not an integer" in proc.stderr
     assert "lab.fetch.retries" in proc.stderr and "fix:" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_list_setting_from_the_environment(lab_env):
+    """Invoke cannot read a list from the environment (INVOKE_LAB_VERIFY_WARN=x): one message
+    saying where a list setting goes instead, exit 2, no traceback."""
+    env = dict(os.environ, **lab_env, INVOKE_LAB_VERIFY_WARN="x")
+    proc = subprocess.run([sys.executable, "-m", "invoke", "--search-root", str(ROOT),
+                           "fetch-lib", "--list"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "INVOKE_LAB_VERIFY_WARN cannot set the list setting lab.verify.warn" in proc.stderr
+    assert "as a YAML list in invoke.yaml" in proc.stderr
