@@ -52,6 +52,10 @@ def test_files_table_and_provenance(first):
                                             abs=0.01)
     assert float(cells[6]) == pytest.approx(row["reduction_pct"]["int8"], abs=0.1)
     assert "## Latency percentiles" in md
+    # the machine's own speed, timed before the first window and after the last
+    speed = report["provenance"]["machine_speed"]
+    assert speed["start_ms"] > 0 and speed["end_ms"] > 0 and "matrix product" in speed["probe"]
+    assert "- Machine speed: " in md
     rows = list(csv.DictReader((out / "bench.csv").open()))
     assert [r["precision"] for r in rows] == ["fp32", "int8"]
     for res in (fp32, int8):

@@ -570,3 +570,46 @@ def test_no_import_cycle_between_chart_and_report():
         return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
 
     assert "report" in imports("chart") and "chart" not in imports("report")
+
+
+def test_the_machine_speed_probe_is_a_positive_repeatable_time():
+    from toolchain.doctor.machine import speed_probe_ms
+
+    a, b = speed_probe_ms(3), speed_probe_ms(3)
+    assert a > 0 and b > 0
+    assert 0.2 < a / b < 5          # the same work; a wide band, this machine is shared
+
+
+def test_compare_says_not_comparable_when_the_machine_itself_changed_speed():
+    """Both runs quiet and stable, p50 -34 %: a change by the noise, but the speed probe ran
+    30 % faster too, so every row is the machine's change, not the software's. Within 10 %
+    the probe does not decide; runs without a probe compare as before."""
+    from rich.console import Console
+
+    from toolchain.bench.compare import SPEED_CHANGED
+    from toolchain.bench.render import render_report
+
+    def run(p50, probe_ms):
+        rep = _with_spread(_report([_row("small_cnn", p50, p50 / 2)]), 0.01)
+        if probe_ms is not None:
+            rep.provenance["machine_speed"] = {"probe": "x", "start_ms": probe_ms,
+                                               "end_ms": probe_ms}
+        return rep
+
+    old = run(1.6, 3.2).to_dict()
+    new = run(1.06, 2.24)
+    cmp = compare(new.to_dict(), old)
+    assert cmp.machine_speed_change_pct == pytest.approx(-30.0)
+    assert {r.verdict for r in cmp.rows} == {SPEED_CHANGED}
+    new.comparison = cmp
+    con = Console(width=80, record=True, color_system=None)
+    render_report(con, new)
+    text = con.export_text()
+    assert "not comparable: machine speed changed: the machine itself ran 30 % faster" in text
+    assert "-30.0 % against the old run" in markdown(new)
+    assert "Machine speed: 2.240 ms at the start" in markdown(new)
+    near = compare(run(1.06, 3.0).to_dict(), old)          # probe -6 %: the numbers decide
+    assert {r.verdict for r in near.rows} == {CHANGE}
+    unknown = compare(run(1.06, None).to_dict(), old)
+    assert unknown.machine_speed_change_pct is None
+    assert {r.verdict for r in unknown.rows} == {CHANGE}

@@ -1,8 +1,11 @@
 """`--compare OLD.json`: the change of every number against an earlier bench run.
 
 Each p50 change gets a verdict: "noise" when it lies within the noise of a difference
-between two runs, "change" outside it, and "not comparable: machine busy" when either run
-measured that row on a busy machine (see toolchain.doctor.machine) whatever the numbers say.
+between two runs, "change" outside it, "not comparable: machine busy" when either run
+measured that row on a busy machine (see toolchain.doctor.machine), and "not comparable:
+machine speed changed" when the machine's own speed (speed_probe_ms, timed at the start
+and end of each run) differs between the runs by more than SPEED_TOLERANCE, whatever
+the numbers say.
 
 The noise is the larger of two estimates:
 - within-run: half the spread of each run's window p50s, added. It cannot see a shift of
@@ -27,6 +30,8 @@ from ..results import JsonResult
 NOISE = "noise"
 CHANGE = "change"
 NOT_COMPARABLE = "not comparable: machine busy"
+SPEED_CHANGED = "not comparable: machine speed changed"
+SPEED_TOLERANCE = 0.10   # the probe scatters about 2 % on a quiet VM
 
 HISTORY_MIN = 3       # earlier runs of a row before their scatter counts as its noise
 # Provenance fields that must match for an earlier run to count in the run-to-run noise.
@@ -66,6 +71,7 @@ class Comparison(JsonResult):
     old_created_at: str | None
     rows: list[ChangeRow] = field(default_factory=list)
     context_changes: dict[str, list[Any]] = field(default_factory=dict)  # key: [old, new]
+    machine_speed_change_pct: float | None = None   # + = the new run's machine is slower
 
 
 def load_report(path: Path) -> dict:
@@ -164,11 +170,29 @@ def history_p50s(history: list[dict], new: dict) -> dict[tuple, list[float]]:
     return out
 
 
-def verdict(change_pct: float | None, within_noise: bool | None, busy: list[str]) -> str | None:
+def speed_change(before_ms: float | None, after_ms: float | None) -> float:
+    """after / before - 1 of the speed probe (+ = slower); 0 when either is unknown."""
+    if not before_ms or not after_ms:
+        return 0.0
+    return after_ms / before_ms - 1
+
+
+def run_speed_ms(report: dict) -> float | None:
+    """A run's machine speed: the mean of its probe at the start and at the end (None for
+    runs written before the probe)."""
+    speed = (report.get("provenance") or {}).get("machine_speed") or {}
+    times = [speed.get(k) for k in ("start_ms", "end_ms") if speed.get(k)]
+    return sum(times) / len(times) if times else None
+
+
+def verdict(change_pct: float | None, within_noise: bool | None, busy: list[str],
+            speed_changed: bool = False) -> str | None:
     if change_pct is None:
         return None
     if busy:
         return NOT_COMPARABLE
+    if speed_changed:
+        return SPEED_CHANGED
     if within_noise is None:
         return CHANGE
     return NOISE if within_noise else CHANGE
@@ -180,6 +204,9 @@ def compare(new: dict, old: dict, old_file: str = "",
     `history`: earlier bench.json dicts (old among them) for the run-to-run noise."""
     a, b = _index(old), _index(new)
     earlier = history_p50s(history or [], new)
+    old_speed, new_speed = run_speed_ms(old), run_speed_ms(new)
+    machine = speed_change(old_speed, new_speed) if old_speed and new_speed else None
+    speed_changed = machine is not None and abs(machine) > SPEED_TOLERANCE
     rows = []
     for key in list(b) + [k for k in a if k not in b]:
         o, n = a.get(key, {}), b.get(key, {})
@@ -201,11 +228,12 @@ def compare(new: dict, old: dict, old_file: str = "",
             status="both" if (key in a and key in b) else ("only new" if key in b else "only old"),
             within_noise=within, noise_pct=noise_pct, within_run_pct=within_run,
             run_to_run_pct=run_to_run, history_runs=len(earlier.get(key, [])), busy=busy,
-            verdict=verdict(pct, within, busy)))
+            verdict=verdict(pct, within, busy, speed_changed)))
     context = {}
     for key in CONTEXT_KEYS:
         ov, nv = _dig(old.get("provenance") or {}, key), _dig(new.get("provenance") or {}, key)
         if ov != nv:
             context[key] = [ov, nv]
     return Comparison(old_file=old_file, old_created_at=old.get("created_at"), rows=rows,
-                      context_changes=context)
+                      context_changes=context,
+                      machine_speed_change_pct=None if machine is None else machine * 100)

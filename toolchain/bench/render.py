@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .compare import Comparison
-from .compare import NOISE, NOT_COMPARABLE
+from .compare import NOISE, NOT_COMPARABLE, SPEED_CHANGED
 from .report import (BUSY, FASTEST, BenchReport, backend_table, busy_summary,
                      has_backends, main_table, max_cov, ms, parity_table, pct, tail_cell)
 from .tails import COV_WARNING
@@ -81,7 +81,7 @@ def _changes(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
             body.append([name, r.precision, r.status, "", "", ""])
             continue
         change = "-" if r.p50_change_pct is None else f"{r.p50_change_pct:+.1f}%"
-        if r.verdict == NOT_COMPARABLE:
+        if r.verdict in (NOT_COMPARABLE, SPEED_CHANGED):
             change = "[red]not comparable[/]"
         elif r.verdict == NOISE:
             change += " (noise)"
@@ -229,6 +229,12 @@ def render_report(con: Any, report: BenchReport, percentiles: bool = True) -> No
                 for r in report.comparison.rows if r.verdict == NOT_COMPARABLE]
         if busy:
             con.print(f"[red]{NOT_COMPARABLE}:[/] {escape(', '.join(busy))}")
+        moved = report.comparison.machine_speed_change_pct
+        if any(r.verdict == SPEED_CHANGED for r in report.comparison.rows):
+            con.print(f"[red]{SPEED_CHANGED}:[/] the machine itself ran "
+                      f"{abs(moved):.0f} % {'slower' if moved > 0 else 'faster'} than in the "
+                      "old run (the speed probe in bench.json: provenance.machine_speed), so "
+                      "these changes are the machine's, not the software's")
         for key, (old, new) in report.comparison.context_changes.items():
             con.print(f"[yellow]{escape(key)} changed:[/] {escape(str(old))} -> "
                       f"{escape(str(new))}")

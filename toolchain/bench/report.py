@@ -286,6 +286,10 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
         f"git {str(tool.get('git_commit') or '-')[:10]}"
         + (" (uncommitted changes)" if tool.get("git_dirty") else ""),
     ]
+    speed = prov.get("machine_speed") or {}
+    if speed.get("start_ms"):
+        lines.append(f"- Machine speed: {speed['start_ms']:.3f} ms at the start, "
+                     f"{speed.get('end_ms') or 0:.3f} ms at the end ({speed.get('probe', '')})")
     for name, models in (prov.get("models") or {}).items():
         shas = ", ".join(f"{p} {str(s)[:16]}" for p, s in models.items())
         lines.append(f"- Model {name}: {shas}")
@@ -354,6 +358,11 @@ def markdown(report: BenchReport) -> str:
     if report.comparison:
         parts += ["", f"## Change against {report.comparison.old_file}", "",
                   _md_table(COMPARE_HEAD, compare_table(report.comparison))]
+        moved = report.comparison.machine_speed_change_pct
+        if moved is not None:
+            parts.append(f"- the machine's own speed (provenance.machine_speed): {moved:+.1f} % "
+                         "against the old run (+ = slower); beyond ±10 % every row is not "
+                         "comparable")
         for key, (old, new) in report.comparison.context_changes.items():
             parts.append(f"- {key} changed: {old} -> {new}")
     if report.notes:

@@ -25,7 +25,8 @@ from ..results import JsonResult
 from ..runners.result import LatencyStats, RunResult
 from ..settings import BenchSettings, LabSettings
 from . import gates as gates_mod
-from .compare import compare, load_history, load_report
+from .compare import (SPEED_TOLERANCE, compare, load_history, load_report,
+                      speed_change)
 from .files import write_files
 from .report import BenchReport
 from .rows import BASELINE, PADDLE, BenchRow, PrecisionResult, variant_key
@@ -526,6 +527,9 @@ def run_bench(settings: LabSettings, req: BenchRequest,
     if not have_data:
         notes.append(f"no dataset at {data_file}: latency only, no accuracy")
 
+    from ..doctor.machine import SPEED_PROBE, speed_probe_ms
+
+    speed = {"probe": SPEED_PROBE, "start_ms": round(speed_probe_ms(), 4)}
     rows: list[BenchRow] = []
     parity: list[dict] = []
     for target in targets:
@@ -550,12 +554,19 @@ def run_bench(settings: LabSettings, req: BenchRequest,
     reasons = {r.runner_reason for row in rows for r in row.results.values() if r.runner_reason}
     notes += [f"runner: {', '.join(sorted(runners))}" + (f" ({'; '.join(sorted(reasons))})"
                                                           if reasons else "")]
+    speed["end_ms"] = round(speed_probe_ms(), 4)
+    drift = speed_change(speed["start_ms"], speed["end_ms"])
+    if abs(drift) > SPEED_TOLERANCE:
+        notes.append(f"the machine's own speed changed by {drift * 100:+.0f} % during the run "
+                     f"({SPEED_PROBE}: {speed['start_ms']:.3f} -> {speed['end_ms']:.3f}): "
+                     "rerun on a quiet machine before quoting these numbers")
     now = _dt.datetime.now(_dt.timezone.utc)
     report = BenchReport(
         created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), out_dir="", request=req.to_dict(),
         rule=req.rule(), rows=rows, notes=notes,
         provenance=collect(settings, {t.name: t.dirs for t in targets},
                            data_file if have_data else None))
+    report.provenance["machine_speed"] = speed
     report.gates = gates_mod.evaluate(rows, req.gate_top1_drop, req.gate_speedup)
     if req.parity:
         report.parity = parity

@@ -333,3 +333,27 @@ class MachineSampler:
             if gpus:
                 return gpus
         return []
+
+
+# ------------------------------------------------------------------ the machine's own speed
+
+SPEED_PROBE = "float32 384x384 matrix product x4 (numpy), best of 5, ms"
+
+
+def speed_probe_ms(repeats: int = 5) -> float:
+    """A fixed piece of CPU work, timed: what this machine does in the same few ms today.
+
+    A shared VM can slow down or speed up as a whole (its neighbours on the host) with no
+    steal, load or other process to show for it; this number moves with it. Best of
+    `repeats`, so a single preemption does not count.
+    """
+    import numpy as np
+
+    a = np.ones((384, 384), np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ a
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000.0
