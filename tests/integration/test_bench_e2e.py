@@ -54,7 +54,7 @@ def test_files_table_and_provenance(first):
     assert "## Latency percentiles" in md
     # the machine's own speed, timed before the first window and after the last
     speed = report["provenance"]["machine_speed"]
-    assert speed["start_ms"] > 0 and speed["end_ms"] > 0 and "matrix product" in speed["probe"]
+    assert speed["start_ms"] > 0 and speed["end_ms"] > 0 and "float32" in speed["probe"]
     assert "- Machine speed: " in md
     rows = list(csv.DictReader((out / "bench.csv").open()))
     assert [r["precision"] for r in rows] == ["fp32", "int8"]

@@ -337,23 +337,29 @@ class MachineSampler:
 
 # ------------------------------------------------------------------ the machine's own speed
 
-SPEED_PROBE = "float32 384x384 matrix product x4 (numpy), best of 5, ms"
+SPEED_PROBE = ("float32 multiply, sqrt and add over two 4 MB arrays x8 (numpy, one thread), "
+               "best of 5, ms")
 
 
 def speed_probe_ms(repeats: int = 5) -> float:
     """A fixed piece of CPU work, timed: what this machine does in the same few ms today.
 
     A shared VM can slow down or speed up as a whole (its neighbours on the host) with no
-    steal, load or other process to show for it; this number moves with it. Best of
-    `repeats`, so a single preemption does not count.
+    steal, load or other process to show for it; this number moves with it. Vector
+    arithmetic over arrays larger than L2, in one thread (numpy's ufuncs start no thread
+    pool that could still be spinning when the first window starts). Best of `repeats`,
+    so a single preemption does not count.
     """
     import numpy as np
 
-    a = np.ones((384, 384), np.float32)
+    a = np.ones(1 << 20, np.float32)
+    b = np.ones(1 << 20, np.float32)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for _ in range(4):
-            a @ a
+        for _ in range(8):
+            np.multiply(a, b, out=a)
+            np.sqrt(a, out=a)
+            np.add(a, b, out=a)
         best = min(best, time.perf_counter() - t0)
     return best * 1000.0
