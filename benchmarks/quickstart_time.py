@@ -95,6 +95,9 @@ def main() -> None:
         wall, more = run(env)
         runs.append(more["bench"])
         print(f"run {len(runs)}: {wall:.1f} s")
+    probes = [(r.get("provenance") or {}).get("machine_speed") or {} for r in runs]
+    print("machine speed probe per run (ms, start -> end): " + ", ".join(
+        f"{p.get('start_ms', 0):.3f} -> {p.get('end_ms', 0):.3f}" for p in probes))
     new, old = runs[-1], runs[-2]
     history = [h for h in load_history(base / "results") if h.get("out_dir") != new["out_dir"]]
     cmp = compare(new, old, history=history)
