@@ -164,10 +164,11 @@ def install_parser_hooks() -> None:
 
 
 def _hook_env_and_help() -> None:
-    """Two failures that happen in Invoke itself, before any task runs, as one message and
-    an exit code instead of a traceback: an INVOKE_LAB_* variable that does not cast to its
-    setting's type (INVOKE_LAB_FETCH_RETRIES=many), and `invoke --help | head` (the reader
-    left while help was printed: stop quietly with 141, as for a task)."""
+    """Failures that happen in Invoke itself, before any task runs, as one message and an
+    exit code instead of a traceback: an INVOKE_LAB_* variable that does not cast to its
+    setting's type (INVOKE_LAB_FETCH_RETRIES=many) or sets a list, and `invoke --help TASK
+    | head` (the reader left while help was printed: stop quietly with 141, as a task
+    does). Bare `invoke --help` prints before tasks.py is loaded, out of reach."""
     try:
         from invoke.env import Environment
         from invoke.exceptions import UncastableEnvVar

@@ -182,7 +182,8 @@ def write_chart(report: BenchReport, path: Path) -> None:
                  f"({gpus or host}) - {report.created_at}", fontsize=10)
     if any(r.kind == "seeded" for r in report.rows):
         fig.text(0.98, 0.01, "* seeded weights: latency only", fontsize=8, ha="right")
-    fig.subplots_adjust(left=0.12 if any(r.backends for r in rows) else 0.08, right=0.80, top=1 - 0.9 / fig.get_figheight(),
+    left = 0.12 if any(r.backends for r in rows) else 0.08    # room for "FP32 onnxruntime"
+    fig.subplots_adjust(left=left, right=0.80, top=1 - 0.9 / fig.get_figheight(),
                         bottom=1.0 / fig.get_figheight(), hspace=0.9)
     fig.savefig(path, dpi=110)
     plt.close(fig)

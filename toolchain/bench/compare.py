@@ -31,7 +31,7 @@ NOISE = "noise"
 CHANGE = "change"
 NOT_COMPARABLE = "not comparable: machine busy"
 SPEED_CHANGED = "not comparable: machine speed changed"
-SPEED_TOLERANCE = 0.10   # the probe scatters about 2 % on a quiet VM
+SPEED_TOLERANCE = 0.10   # the probe scatters 1-2 % on a quiet VM
 
 HISTORY_MIN = 3       # earlier runs of a row before their scatter counts as its noise
 # Provenance fields that must match for an earlier run to count in the run-to-run noise.

@@ -25,14 +25,13 @@ def _short(name: str) -> str:
 
 def table(title: str, head: list[str], body: list[list[str]], text_columns: tuple = (0,),
           no_wrap: tuple = (0,)):
-    from rich.table import Table
-
     from rich import box
+    from rich.table import Table
+    from rich.text import Text
 
     # space-separated columns without padding: the tables fit 80 columns
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
-    from rich.text import Text
 
     def cell_width(i: int) -> int:
         return max([Text.from_markup(cells[i]).cell_len for cells in body if i < len(cells)]
