@@ -61,6 +61,8 @@ def main() -> None:
                     help="further quickstart runs after the second (3 or more give the "
                          "last comparison a run-to-run noise)")
     args = ap.parse_args()
+    if args.more < 0:
+        ap.error(f"--more must be 0 or more, got {args.more}")
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qs-bench-"))
     env = dict(os.environ)
     env.update({"INVOKE_LAB_WORK_DIR": str(base / "work"),
