@@ -33,19 +33,16 @@ def table(title: str, head: list[str], body: list[list[str]], text_columns: tupl
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
 
-    def cell_width(i: int) -> int:
-        return max([Text.from_markup(cells[i]).cell_len for cells in body if i < len(cells)]
-                   + [1])
-
+    cell_widths = [max([Text.from_markup(cells[i]).cell_len for cells in body
+                        if i < len(cells)] + [1]) for i in range(len(head))]
     # In a table wider than 80 columns, each column of short cells (numbers, names) is as
     # wide as its widest cell or the longest word of its header, so its header wraps
     # between words and its cells never do; columns of longer text take the rest and wrap.
-    natural = [max(cell_width(i), len(name)) for i, name in enumerate(head)]
-    fixed = sum(natural) + 2 * (len(head) - 1) > SCREEN_WIDTH
+    fixed = sum(max(w, len(name)) for w, name in zip(cell_widths, head)) \
+        + 2 * (len(head) - 1) > SCREEN_WIDTH
     for i, name in enumerate(head):
-        short = cell_width(i) <= SHORT_CELL
-        width = max([cell_width(i)] + [len(w) for w in name.split()]) \
-            if fixed and short else None
+        width = max([cell_widths[i]] + [len(w) for w in name.split()]) \
+            if fixed and cell_widths[i] <= SHORT_CELL else None
         table.add_column(name, justify="left" if i in text_columns else "right",
                          no_wrap=(i in no_wrap), width=width, overflow="fold")
     for cells in body:
